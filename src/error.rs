@@ -1,0 +1,151 @@
+//! The one error type of dockhand.
+//!
+//! Every message says what failed, on which container or image, and what to
+//! do about it: a test log is often the only thing a CI user ever sees.
+
+use std::time::Duration;
+
+/// Shorthand for `Result<T, dockhand::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in dockhand.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No Docker engine answered at any of the addresses tried.
+    #[error(
+        "no Docker engine answered; tried: {}.\n  hint: start the engine (`sudo systemctl start docker`, or `dockerd &`), \
+         or point DOCKER_HOST at it (e.g. unix:///run/user/1000/docker.sock, tcp://host:2376 with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)",
+        tried.join("; ")
+    )]
+    EngineUnreachable {
+        /// Each address tried, with why it failed.
+        tried: Vec<String>,
+    },
+
+    /// The engine answered a request with an error.
+    #[error("{action} failed: {message}{}", status.map(|s| format!(" (engine status {s})")).unwrap_or_default())]
+    Engine {
+        /// What dockhand was doing, naming the container or image.
+        action: String,
+        /// The engine's HTTP status, when it answered with one.
+        status: Option<u16>,
+        /// The engine's message.
+        message: String,
+    },
+
+    /// The image is not on the engine and could not be pulled.
+    #[error("image `{image}` not found: {message}.\n  hint: build it first (see `dockhand::ImageBuild`), or check the name and tag, and that the registry is reachable")]
+    ImageNotFound {
+        /// The image reference asked for.
+        image: String,
+        /// What the engine said.
+        message: String,
+    },
+
+    /// A port was asked for that the container does not expose.
+    #[error("container `{container}` does not expose port {port}; exposed: [{}].\n  hint: add `.expose({port})` to the ContainerSpec", exposed.join(", "))]
+    PortNotExposed {
+        /// The container's name.
+        container: String,
+        /// The port asked for, e.g. `5432/tcp`.
+        port: String,
+        /// The ports the container does expose.
+        exposed: Vec<String>,
+    },
+
+    /// The spec (or other input) is invalid; nothing was created.
+    #[error("invalid {what}: {message}")]
+    InvalidInput {
+        /// What was invalid (e.g. `ContainerSpec for image "x"`).
+        what: String,
+        /// Why, and what to do.
+        message: String,
+    },
+
+    /// A command run in a container with `exec` failed.
+    #[error("exec {cmd:?} in container `{container}` exited with code {exit_code}; stderr: {stderr}")]
+    ExecFailed {
+        /// The container's name.
+        container: String,
+        /// The command.
+        cmd: Vec<String>,
+        /// Its exit code.
+        exit_code: i64,
+        /// The tail of its stderr.
+        stderr: String,
+    },
+
+    /// An operation did not finish in time.
+    #[error("{what} timed out after {after:?}")]
+    Timeout {
+        /// What was being waited for, naming the container.
+        what: String,
+        /// How long dockhand waited.
+        after: Duration,
+    },
+
+    /// A local file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What dockhand was doing, naming the path.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps a bollard error with what dockhand was doing when it happened.
+    pub(crate) fn engine(action: impl Into<String>, err: bollard::errors::Error) -> Self {
+        use bollard::errors::Error as B;
+        let action = action.into();
+        match err {
+            B::DockerResponseServerError {
+                status_code,
+                message,
+            } => Error::Engine {
+                action,
+                status: Some(status_code),
+                message,
+            },
+            B::RequestTimeoutError => Error::Timeout {
+                what: action,
+                after: crate::engine::REQUEST_TIMEOUT,
+            },
+            other => Error::Engine {
+                action,
+                status: None,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The engine's HTTP status, when the error came from an engine answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Engine { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// True when the engine said the object does not exist (HTTP 404).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404) || matches!(self, Error::ImageNotFound { .. })
+    }
+}

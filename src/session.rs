@@ -1,0 +1,65 @@
+//! The session: one id per process, stamped on everything dockhand creates.
+//!
+//! The labels are how cleanup (and `docker ps --filter label=…`) finds what a
+//! test run created, and how it proves it never touches anything else.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Label carrying the session id on every resource dockhand creates.
+pub const LABEL_SESSION: &str = "dockhand.session";
+/// Label marking a resource as created by dockhand (`true`).
+pub const LABEL_MANAGED: &str = "dockhand.managed";
+/// Label marking a container kept on purpose (`true`); cleanup never touches it.
+pub const LABEL_KEEP: &str = "dockhand.keep";
+/// Label carrying the pid of the process that created the resource.
+pub const LABEL_PID: &str = "dockhand.pid";
+/// Label carrying the creation time (seconds since the Unix epoch).
+pub const LABEL_CREATED: &str = "dockhand.created";
+
+/// This process's session id.
+///
+/// Random per process unless `DOCKHAND_SESSION` is set (to group several
+/// processes, e.g. the per-test processes of `cargo nextest`, in one session).
+///
+/// ```
+/// let id = dockhand::session_id();
+/// assert!(!id.is_empty());
+/// assert_eq!(id, dockhand::session_id());
+/// ```
+pub fn session_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        std::env::var("DOCKHAND_SESSION")
+            .ok()
+            .filter(|s| valid_label_value(s))
+            .unwrap_or_else(|| format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff))
+    })
+}
+
+fn valid_label_value(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// The labels every resource created by this process carries.
+pub(crate) fn labels() -> HashMap<String, String> {
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    HashMap::from([
+        (LABEL_SESSION.to_string(), session_id().to_string()),
+        (LABEL_MANAGED.to_string(), "true".to_string()),
+        (LABEL_PID.to_string(), std::process::id().to_string()),
+        (LABEL_CREATED.to_string(), created.to_string()),
+    ])
+}
+
+/// A short random suffix for names, so parallel tests never collide.
+pub(crate) fn random_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}

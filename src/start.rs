@@ -1,0 +1,114 @@
+//! Turning a spec into a running container.
+
+use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
+use tracing::Instrument;
+
+use crate::container::Container;
+use crate::engine::{self, Engine};
+use crate::error::{Error, Result};
+use crate::mount::Mount;
+use crate::spec::ContainerSpec;
+use crate::{archive, image};
+
+impl ContainerSpec {
+    /// Creates and starts the container; returns once it runs, with its
+    /// published ports known.
+    ///
+    /// The image is pulled if the engine lacks it. Whatever fails after the
+    /// container was created removes it again; cancelling this future does too.
+    pub async fn start(self) -> Result<Container> {
+        let engine = match self.engine.clone() {
+            Some(e) => e,
+            None => Engine::shared().await?,
+        };
+        engine::run(start_on(engine, self)).await
+    }
+
+    /// [`start`](Self::start) for code without an async runtime.
+    pub fn start_blocking(self) -> Result<Container> {
+        engine::block(self.start())
+    }
+}
+
+async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
+    spec.validate()?;
+    let name = spec.fresh_name();
+    let span = tracing::info_span!("container", name = %name, image = %spec.image);
+    async move {
+        check_volumes(&engine, &spec).await?;
+        let docker = engine.docker();
+        let body = spec.create_body(&engine);
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        tracing::debug!("engine: create");
+        let created = match docker.create_container(Some(opts.clone()), body.clone()).await {
+            Err(e) if is_missing_image(&e) => {
+                image::pull(&engine, &spec.image).await?;
+                tracing::debug!("engine: create (after pull)");
+                docker.create_container(Some(opts), body).await
+            }
+            other => other,
+        }
+        .map_err(|e| Error::engine(format!("create container `{name}` from `{}`", spec.image), e))?;
+        for w in &created.warnings {
+            tracing::warn!("engine warning for `{name}`: {w}");
+        }
+        // From here on the handle owns the container: any early return drops
+        // it, which removes the container.
+        let container = Container::new(
+            engine.clone(),
+            created.id,
+            name,
+            spec.image.clone(),
+            spec.exposed_ports(),
+            spec.keep,
+            tracing::Span::current(),
+        );
+        let inner = container.inner.clone();
+        if !spec.copies.is_empty() {
+            let tar = archive::tar_for(&spec.copies)?;
+            let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+            inner
+                .call(
+                    "copy files into",
+                    docker.upload_to_container(&inner.id, Some(opts), bollard::body_full(tar.into())),
+                )
+                .await?;
+        }
+        inner
+            .call("start", docker.start_container(&inner.id, None))
+            .await?;
+        container.refresh_ports().await?;
+        Ok(container)
+    }
+    .instrument(span)
+    .await
+}
+
+fn is_missing_image(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
+        if message.contains("No such image") || message.contains("not found"))
+}
+
+/// Named volumes must exist: otherwise the engine would create them silently,
+/// unlabelled, and nothing would ever remove them.
+async fn check_volumes(engine: &Engine, spec: &ContainerSpec) -> Result<()> {
+    for m in &spec.mounts {
+        if let Mount::Volume { name, .. } = m {
+            if let Err(e) = engine.docker().inspect_volume(name).await {
+                let err = Error::engine(format!("look up volume `{name}`"), e);
+                return Err(if err.is_not_found() {
+                    Error::invalid(
+                        format!("ContainerSpec for image `{}`", spec.image),
+                        format!(
+                            "volume `{name}` does not exist; create it first (`docker volume create {name}`), \
+                             or use `anonymous_volume` for a throwaway one"
+                        ),
+                    )
+                } else {
+                    err
+                });
+            }
+        }
+    }
+    Ok(())
+}

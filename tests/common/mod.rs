@@ -1,0 +1,83 @@
+//! Helpers shared by the integration tests: the test image, and asking the
+//! engine directly (not through dockhand) what exists.
+#![allow(dead_code)]
+
+use dockhand::bollard::query_parameters::{InspectContainerOptions, ListContainersOptionsBuilder};
+use dockhand::Engine;
+use std::collections::HashMap;
+
+/// The busybox image built by `scripts/test-env`.
+pub fn image() -> String {
+    std::env::var("DOCKHAND_TEST_IMAGE").unwrap_or_else(|_| "dockhand-test/busybox:latest".into())
+}
+
+/// A spec that keeps running until removed.
+pub fn sleeper() -> dockhand::ContainerSpec {
+    dockhand::ContainerSpec::new(image()).cmd(["sleep", "600"])
+}
+
+/// A busybox HTTP server on port 8080.
+pub fn web() -> dockhand::ContainerSpec {
+    dockhand::ContainerSpec::new(image())
+        .cmd(["httpd", "-f", "-v", "-p", "8080", "-h", "/"])
+        .expose(8080)
+}
+
+/// Whether the engine still has a container with this id (asked directly).
+pub fn container_exists(id: &str) -> bool {
+    let id = id.to_string();
+    engine_call(move |docker| async move {
+        docker
+            .inspect_container(&id, None::<InspectContainerOptions>)
+            .await
+            .is_ok()
+    })
+}
+
+/// Ids of all containers (running or not) with these labels.
+pub fn containers_with_labels(labels: &[(&str, &str)]) -> Vec<String> {
+    let filter: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    engine_call(move |docker| async move {
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&HashMap::from([("label".to_string(), filter)]))
+            .build();
+        docker
+            .list_containers(Some(opts))
+            .await
+            .expect("list containers")
+            .into_iter()
+            .filter_map(|c| c.id)
+            .collect()
+    })
+}
+
+/// Runs a bollard call on a runtime of its own, independent of the test's.
+pub fn engine_call<F, Fut, T>(f: F) -> T
+where
+    F: FnOnce(dockhand::bollard::Docker) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + Send,
+    T: Send + 'static,
+{
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let docker = dockhand::bollard::Docker::connect_with_defaults()
+                .unwrap()
+                .negotiate_version()
+                .await
+                .unwrap();
+            f(docker).await
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// The shared engine, from a test's runtime.
+pub async fn engine() -> Engine {
+    Engine::shared().await.expect("engine")
+}
