@@ -64,7 +64,9 @@ pub enum Error {
     },
 
     /// A command run in a container with `exec` failed.
-    #[error("exec {cmd:?} in container `{container}` exited with code {exit_code}; stderr: {stderr}")]
+    #[error(
+        "exec {cmd:?} in container `{container}` exited with code {exit_code}; stderr: {stderr}"
+    )]
     ExecFailed {
         /// The container's name.
         container: String,
@@ -85,6 +87,87 @@ pub enum Error {
         after: Duration,
     },
 
+    /// The container stopped before its readiness probes passed (see
+    /// [`WaitFor`](crate::WaitFor)).
+    #[error(
+        "container `{container}` ({image}) exited{} {elapsed:.1?} after it started, before it was ready \
+         (waiting for {probe}){}",
+        exit_code.map(|c| format!(" with code {c}")).unwrap_or_default(),
+        log_tail(logs)
+    )]
+    ContainerExited {
+        /// The container's name.
+        container: String,
+        /// Its image.
+        image: String,
+        /// The probe that was waiting.
+        probe: String,
+        /// Its exit code, when the engine knows it.
+        exit_code: Option<i64>,
+        /// How long after the start it exited (as far as the wait saw).
+        elapsed: std::time::Duration,
+        /// Its last log lines (up to 50).
+        logs: Vec<crate::logs::LogLine>,
+    },
+
+    /// A readiness probe did not pass in time (see [`WaitFor`](crate::WaitFor)).
+    #[error(
+        "container `{container}` ({image}) not ready after {elapsed:.1?}: {probe} did not pass within the {which} of {timeout:?}\n  \
+         last seen: {last_seen}\n  container state: {state}\n  \
+         hint: if the service is only slow, raise `.startup_timeout(..)` (or the probe's `.timeout(..)`); \
+         otherwise check that the probe matches what the service does (port, path, log text){}",
+        log_tail(logs)
+    )]
+    NotReady {
+        /// The container's name.
+        container: String,
+        /// Its image.
+        image: String,
+        /// The probe that timed out.
+        probe: String,
+        /// What the probe saw last, e.g. `connection refused on 127.0.0.1:49153 (container port 5432/tcp)`.
+        last_seen: String,
+        /// The time limit that ran out.
+        timeout: std::time::Duration,
+        /// Which limit: `startup timeout` or `probe timeout`.
+        which: &'static str,
+        /// How long after the start the wait gave up.
+        elapsed: std::time::Duration,
+        /// The container's state then, e.g. `running`, `exited with code 1`.
+        state: String,
+        /// Its exit code, if it had exited by then.
+        exit_code: Option<i64>,
+        /// Its last log lines (up to 50).
+        logs: Vec<crate::logs::LogLine>,
+    },
+
+    /// A readiness probe can never pass: the healthcheck reports unhealthy,
+    /// the container exited with another code than expected, the probe's
+    /// command cannot run… (see [`WaitFor`](crate::WaitFor)).
+    #[error(
+        "container `{container}` ({image}) failed readiness probe {probe} {elapsed:.1?} after it started: {reason}\n  \
+         container state: {state}{}",
+        log_tail(logs)
+    )]
+    ProbeFailed {
+        /// The container's name.
+        container: String,
+        /// Its image.
+        image: String,
+        /// The probe that failed.
+        probe: String,
+        /// Why it can never pass.
+        reason: String,
+        /// How long after the start it failed.
+        elapsed: std::time::Duration,
+        /// The container's state then.
+        state: String,
+        /// Its exit code, if it had exited by then.
+        exit_code: Option<i64>,
+        /// Its last log lines (up to 50).
+        logs: Vec<crate::logs::LogLine>,
+    },
+
     /// A local file operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -94,6 +177,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The log lines a readiness failure carries, one per line, `out|`/`err|` marking the stream.
+fn log_tail(logs: &[crate::logs::LogLine]) -> String {
+    if logs.is_empty() {
+        return "\n  the container wrote no output".into();
+    }
+    let mut text = format!("\n  last {} log lines:", logs.len());
+    for line in logs {
+        let mark = match line.source {
+            crate::logs::Source::Stdout => "out",
+            crate::logs::Source::Stderr => "err",
+        };
+        text.push_str(&format!("\n    {mark}| {}", line.text));
+    }
+    text
 }
 
 impl Error {

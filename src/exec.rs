@@ -64,6 +64,11 @@ impl Exec {
         self
     }
 
+    /// The command and its arguments.
+    pub(crate) fn command(&self) -> &[String] {
+        &self.cmd
+    }
+
     /// Runs with extended privileges.
     pub fn privileged(mut self) -> Self {
         self.privileged = true;

@@ -28,6 +28,7 @@
 //! - [`ContainerSpec`]: what to run. [`Container`]: the running container.
 //! - [`Exec`], [`LogStream`], [`Stats`]: commands, output, resource use.
 //! - [`ImageBuild`]: images from Dockerfiles, cached by content.
+//! - [`wait`]: readiness probes ([`WaitFor`]): `start()` returns once the service answers.
 //! - [`blocking`]: the same for tests without an async runtime.
 //!
 //! Every resource dockhand creates carries the labels `dockhand.session=<id>`
@@ -52,6 +53,7 @@ mod session;
 mod spec;
 mod start;
 mod stats;
+pub mod wait;
 
 pub use build::ImageBuild;
 pub use container::Container;
@@ -64,6 +66,7 @@ pub use port::{ContainerPort, PortMapping, Protocol};
 pub use session::{session_id, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION};
 pub use spec::ContainerSpec;
 pub use stats::Stats;
+pub use wait::WaitFor;
 
 /// The bollard crate dockhand is built on, for calls it does not wrap.
 pub use bollard;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, HealthConfig, HostConfig, PortBinding};
 
 use crate::archive::{CopyIn, CopySource};
 use crate::engine::Engine;
@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::mount::Mount;
 use crate::port::ContainerPort;
 use crate::session;
+use crate::wait::WaitFor;
 
 type Customizer = Arc<dyn Fn(&mut ContainerCreateBody) + Send + Sync>;
 
@@ -67,6 +68,9 @@ pub struct ContainerSpec {
     pub(crate) shm_size: Option<u64>,
     pub(crate) keep: bool,
     pub(crate) engine: Option<Engine>,
+    pub(crate) waits: Vec<WaitFor>,
+    pub(crate) startup_timeout: std::time::Duration,
+    pub(crate) healthcheck: Option<HealthConfig>,
     customizers: Vec<Customizer>,
 }
 
@@ -80,6 +84,7 @@ impl fmt::Debug for ContainerSpec {
             .field("ports", &self.ports)
             .field("mounts", &self.mounts)
             .field("name_prefix", &self.name_prefix)
+            .field("wait_for", &self.waits)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +114,9 @@ impl ContainerSpec {
             shm_size: None,
             keep: false,
             engine: None,
+            waits: Vec::new(),
+            startup_timeout: crate::wait::DEFAULT_STARTUP_TIMEOUT,
+            healthcheck: None,
             customizers: Vec::new(),
         }
     }
@@ -242,7 +250,12 @@ impl ContainerSpec {
 
     /// Copies `bytes` to the absolute path `target` before the container
     /// starts, with permission bits `mode` (e.g. `0o644`, `0o755`).
-    pub fn copy_bytes(mut self, target: impl Into<String>, bytes: impl Into<Vec<u8>>, mode: u32) -> Self {
+    pub fn copy_bytes(
+        mut self,
+        target: impl Into<String>,
+        bytes: impl Into<Vec<u8>>,
+        mode: u32,
+    ) -> Self {
         self.copies.push(CopyIn {
             source: CopySource::Bytes(bytes.into()),
             target: target.into(),
@@ -351,6 +364,50 @@ impl ContainerSpec {
         self
     }
 
+    /// Makes [`start`](Self::start) return only once `probe` passed; several
+    /// calls mean all of them. See [`WaitFor`] for the probes.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> dockhand::Result<()> {
+    /// use dockhand::{ContainerSpec, WaitFor};
+    /// let web = ContainerSpec::new("dockhand-test/busybox")
+    ///     .cmd(["httpd", "-f", "-p", "8080"])
+    ///     .expose(8080)
+    ///     .wait_for(WaitFor::http(8080, "/").status_matches(|s| s < 500))
+    ///     .start()
+    ///     .await?; // the server answers now
+    /// # Ok(()) }
+    /// ```
+    pub fn wait_for(mut self, probe: impl Into<WaitFor>) -> Self {
+        self.waits.push(probe.into());
+        self
+    }
+
+    /// How long [`start`](Self::start) waits for the probes given with
+    /// [`wait_for`](Self::wait_for) in all (default 60 s).
+    pub fn startup_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// Sets the container's HEALTHCHECK (replacing the image's), for
+    /// [`WaitFor::healthy`]. Durations are in nanoseconds, as in the Engine API.
+    ///
+    /// ```
+    /// use dockhand::bollard::models::HealthConfig;
+    /// let spec = dockhand::ContainerSpec::new("dockhand-test/busybox").healthcheck(HealthConfig {
+    ///     test: Some(vec!["CMD-SHELL".into(), "wget -q -O- http://127.0.0.1:8080/ || exit 1".into()]),
+    ///     interval: Some(200_000_000),
+    ///     retries: Some(5),
+    ///     ..Default::default()
+    /// });
+    /// # let _ = spec;
+    /// ```
+    pub fn healthcheck(mut self, config: HealthConfig) -> Self {
+        self.healthcheck = Some(config);
+        self
+    }
+
     /// Edits the engine's create request directly, for anything the builder
     /// does not cover (applied last).
     ///
@@ -360,7 +417,10 @@ impl ContainerSpec {
     /// });
     /// # let _ = spec;
     /// ```
-    pub fn customize(mut self, f: impl Fn(&mut ContainerCreateBody) + Send + Sync + 'static) -> Self {
+    pub fn customize(
+        mut self,
+        f: impl Fn(&mut ContainerCreateBody) + Send + Sync + 'static,
+    ) -> Self {
         self.customizers.push(Arc::new(f));
         self
     }
@@ -399,7 +459,10 @@ impl ContainerSpec {
                 if !source.exists() {
                     return Err(Error::invalid(
                         what(),
-                        format!("bind source `{}` does not exist on this machine", source.display()),
+                        format!(
+                            "bind source `{}` does not exist on this machine",
+                            source.display()
+                        ),
                     ));
                 }
             }
@@ -407,8 +470,15 @@ impl ContainerSpec {
         for c in &self.copies {
             c.validate()?;
         }
+        let exposed = self.exposed_ports();
+        for w in &self.waits {
+            w.validate(&exposed)
+                .map_err(|m| Error::invalid(what(), m))?;
+        }
         if let Some(p) = &self.name_prefix {
-            let ok = p.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            let ok = p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
             if p.is_empty() || !ok {
                 return Err(Error::invalid(
                     what(),
@@ -494,6 +564,7 @@ impl ContainerSpec {
             user: self.user.clone(),
             hostname: self.hostname.clone(),
             host_config: Some(host_config),
+            healthcheck: self.healthcheck.clone(),
             ..Default::default()
         };
         for f in &self.customizers {

@@ -12,10 +12,12 @@ use crate::{archive, image};
 
 impl ContainerSpec {
     /// Creates and starts the container; returns once it runs, with its
-    /// published ports known.
+    /// published ports known, and every probe given with
+    /// [`wait_for`](Self::wait_for) passed.
     ///
     /// The image is pulled if the engine lacks it. Whatever fails after the
-    /// container was created removes it again; cancelling this future does too.
+    /// container was created removes it again (unless [`keep`](Self::keep)),
+    /// a readiness failure too; cancelling this future does too.
     pub async fn start(self) -> Result<Container> {
         let engine = match self.engine.clone() {
             Some(e) => e,
@@ -40,7 +42,10 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
         let body = spec.create_body(&engine);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
         tracing::debug!("engine: create");
-        let created = match docker.create_container(Some(opts.clone()), body.clone()).await {
+        let created = match docker
+            .create_container(Some(opts.clone()), body.clone())
+            .await
+        {
             Err(e) if is_missing_image(&e) => {
                 image::pull(&engine, &spec.image).await?;
                 tracing::debug!("engine: create (after pull)");
@@ -48,7 +53,12 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
             }
             other => other,
         }
-        .map_err(|e| Error::engine(format!("create container `{name}` from `{}`", spec.image), e))?;
+        .map_err(|e| {
+            Error::engine(
+                format!("create container `{name}` from `{}`", spec.image),
+                e,
+            )
+        })?;
         for w in &created.warnings {
             tracing::warn!("engine warning for `{name}`: {w}");
         }
@@ -70,14 +80,20 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
             inner
                 .call(
                     "copy files into",
-                    docker.upload_to_container(&inner.id, Some(opts), bollard::body_full(tar.into())),
+                    docker.upload_to_container(
+                        &inner.id,
+                        Some(opts),
+                        bollard::body_full(tar.into()),
+                    ),
                 )
                 .await?;
         }
         inner
             .call("start", docker.start_container(&inner.id, None))
             .await?;
-        container.refresh_ports().await?;
+        let info = container.refresh_ports().await?;
+        let pid = info.state.and_then(|s| s.pid);
+        crate::wait::until_ready(&container, pid, &spec.waits, spec.startup_timeout).await?;
         Ok(container)
     }
     .instrument(span)
