@@ -90,82 +90,60 @@ pub enum Error {
     /// The container stopped before its readiness probes passed (see
     /// [`WaitFor`](crate::WaitFor)).
     #[error(
-        "container `{container}` ({image}) exited{} {elapsed:.1?} after it started, before it was ready \
-         (waiting for {probe}){}",
-        exit_code.map(|c| format!(" with code {c}")).unwrap_or_default(),
-        log_tail(logs)
+        "container `{}` ({}) exited{} {:.1?} after it started, before it was ready (waiting for {}){}",
+        diagnosis.container,
+        diagnosis.image,
+        diagnosis.exit_code.map(|c| format!(" with code {c}")).unwrap_or_default(),
+        diagnosis.elapsed,
+        diagnosis.probe,
+        log_tail(&diagnosis.logs)
     )]
     ContainerExited {
-        /// The container's name.
-        container: String,
-        /// Its image.
-        image: String,
-        /// The probe that was waiting.
-        probe: String,
-        /// Its exit code, when the engine knows it.
-        exit_code: Option<i64>,
-        /// How long after the start it exited (as far as the wait saw).
-        elapsed: std::time::Duration,
-        /// Its last log lines (up to 50).
-        logs: Vec<crate::logs::LogLine>,
+        /// The container, the probe that was waiting, its exit code and logs.
+        diagnosis: Box<Diagnosis>,
     },
 
     /// A readiness probe did not pass in time (see [`WaitFor`](crate::WaitFor)).
     #[error(
-        "container `{container}` ({image}) not ready after {elapsed:.1?}: {probe} did not pass within the {which} of {timeout:?}\n  \
-         last seen: {last_seen}\n  container state: {state}\n  \
+        "container `{}` ({}) not ready after {:.1?}: {} did not pass within the {which} of {timeout:?}\n  \
+         last seen: {last_seen}\n  container state: {}\n  \
          hint: if the service is only slow, raise `.startup_timeout(..)` (or the probe's `.timeout(..)`); \
          otherwise check that the probe matches what the service does (port, path, log text){}",
-        log_tail(logs)
+        diagnosis.container,
+        diagnosis.image,
+        diagnosis.elapsed,
+        diagnosis.probe,
+        diagnosis.state,
+        log_tail(&diagnosis.logs)
     )]
     NotReady {
-        /// The container's name.
-        container: String,
-        /// Its image.
-        image: String,
-        /// The probe that timed out.
-        probe: String,
         /// What the probe saw last, e.g. `connection refused on 127.0.0.1:49153 (container port 5432/tcp)`.
         last_seen: String,
         /// The time limit that ran out.
-        timeout: std::time::Duration,
+        timeout: Duration,
         /// Which limit: `startup timeout` or `probe timeout`.
         which: &'static str,
-        /// How long after the start the wait gave up.
-        elapsed: std::time::Duration,
-        /// The container's state then, e.g. `running`, `exited with code 1`.
-        state: String,
-        /// Its exit code, if it had exited by then.
-        exit_code: Option<i64>,
-        /// Its last log lines (up to 50).
-        logs: Vec<crate::logs::LogLine>,
+        /// The container, the probe, its state and logs.
+        diagnosis: Box<Diagnosis>,
     },
 
     /// A readiness probe can never pass: the healthcheck reports unhealthy,
     /// the container exited with another code than expected, the probe's
     /// command cannot run… (see [`WaitFor`](crate::WaitFor)).
     #[error(
-        "container `{container}` ({image}) failed readiness probe {probe} {elapsed:.1?} after it started: {reason}\n  \
-         container state: {state}{}",
-        log_tail(logs)
+        "container `{}` ({}) failed readiness probe {} {:.1?} after it started: {reason}\n  container state: {}{}",
+        diagnosis.container,
+        diagnosis.image,
+        diagnosis.probe,
+        diagnosis.elapsed,
+        diagnosis.state,
+        log_tail(&diagnosis.logs)
     )]
     ProbeFailed {
-        /// The container's name.
-        container: String,
-        /// Its image.
-        image: String,
-        /// The probe that failed.
-        probe: String,
         /// Why it can never pass.
         reason: String,
-        /// How long after the start it failed.
-        elapsed: std::time::Duration,
-        /// The container's state then.
-        state: String,
-        /// Its exit code, if it had exited by then.
-        exit_code: Option<i64>,
-        /// Its last log lines (up to 50).
-        logs: Vec<crate::logs::LogLine>,
+        /// The container, the probe, its state and logs.
+        diagnosis: Box<Diagnosis>,
     },
 
     /// A local file operation failed.
@@ -179,12 +157,35 @@ pub enum Error {
     },
 }
 
+/// What dockhand saw of a container whose readiness wait failed; carried by
+/// [`Error::ContainerExited`], [`Error::NotReady`] and [`Error::ProbeFailed`]
+/// (see [`Error::diagnosis`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Diagnosis {
+    /// The container's name.
+    pub container: String,
+    /// Its image.
+    pub image: String,
+    /// The probe that failed, e.g. `port 5432/tcp`.
+    pub probe: String,
+    /// How long after the container started the wait failed.
+    pub elapsed: Duration,
+    /// The container's state then, e.g. `running`, `exited with code 1`.
+    pub state: String,
+    /// Its exit code, if it had exited.
+    pub exit_code: Option<i64>,
+    /// Its last log lines (up to 50), stdout and stderr interleaved.
+    pub logs: Vec<crate::logs::LogLine>,
+}
+
 /// The log lines a readiness failure carries, one per line, `out|`/`err|` marking the stream.
 fn log_tail(logs: &[crate::logs::LogLine]) -> String {
     if logs.is_empty() {
         return "\n  the container wrote no output".into();
     }
-    let mut text = format!("\n  last {} log lines:", logs.len());
+    let plural = if logs.len() == 1 { "" } else { "s" };
+    let mut text = format!("\n  last {} log line{plural}:", logs.len());
     for line in logs {
         let mark = match line.source {
             crate::logs::Source::Stdout => "out",
@@ -239,6 +240,16 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Engine { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// The container's state and logs, when a readiness wait failed.
+    pub fn diagnosis(&self) -> Option<&Diagnosis> {
+        match self {
+            Error::ContainerExited { diagnosis }
+            | Error::NotReady { diagnosis, .. }
+            | Error::ProbeFailed { diagnosis, .. } => Some(diagnosis),
             _ => None,
         }
     }

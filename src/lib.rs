@@ -58,7 +58,7 @@ pub mod wait;
 pub use build::ImageBuild;
 pub use container::Container;
 pub use engine::{Engine, EngineConfig};
-pub use error::{Error, Result};
+pub use error::{Diagnosis, Error, Result};
 pub use exec::{Exec, ExecOutput};
 pub use logs::{LogLine, LogStream, Logs, Source};
 pub use mount::Mount;

@@ -93,8 +93,7 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
             .await?;
         let info = container.refresh_ports().await?;
         let pid = info.state.and_then(|s| s.pid);
-        crate::wait::until_ready(&container, pid, &spec.waits, spec.startup_timeout).await?;
-        Ok(container)
+        crate::wait::until_ready(container, pid, &spec.waits, spec.startup_timeout).await
     }
     .instrument(span)
     .await

@@ -29,12 +29,6 @@ impl ExecProbe {
         }
     }
 
-    /// Gives this probe at most `timeout` (the startup timeout still applies).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
     pub(super) async fn run(&self, ctx: &Ctx<'_>, seen: &Seen) -> Result<(), Failure> {
         let mut backoff = Backoff::engine();
         loop {
@@ -43,10 +37,15 @@ impl ExecProbe {
                 return Ok(());
             }
             let stderr: String = out.stderr.trim().chars().take(300).collect();
-            if cannot_run(out.exit_code, &stderr) {
+            // The engine's reason arrives on stdout or stderr, depending on the engine.
+            let reason = format!("{} {stderr}", out.stdout.trim());
+            if cannot_run(out.exit_code, &reason) {
                 return Err(Failure::Failed {
                     probe: self.to_string(),
-                    reason: format!("the command cannot run in this container: {stderr}"),
+                    reason: format!(
+                        "the command cannot run in this container: {}",
+                        reason.trim()
+                    ),
                 });
             }
             seen.set(format!(
@@ -61,11 +60,11 @@ impl ExecProbe {
 
 /// The engine could not start the command at all (no such binary, not
 /// executable): running it again will not help.
-fn cannot_run(exit_code: i64, stderr: &str) -> bool {
+fn cannot_run(exit_code: i64, output: &str) -> bool {
     (exit_code == 126 || exit_code == 127)
-        && (stderr.contains("OCI runtime exec failed")
-            || stderr.contains("executable file not found")
-            || stderr.contains("no such file or directory"))
+        && (output.contains("OCI runtime exec failed")
+            || output.contains("executable file not found")
+            || output.contains("no such file or directory"))
 }
 
 impl fmt::Display for ExecProbe {

@@ -42,12 +42,6 @@ impl ExitProbe {
         self
     }
 
-    /// Gives this probe at most `timeout` (the startup timeout still applies).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
     pub(super) async fn run(&self, ctx: &Ctx<'_>, seen: &Seen) -> Result<(), Failure> {
         seen.set("the container is still running");
         let code = ctx.exited().await;

@@ -25,12 +25,6 @@ impl HealthProbe {
         HealthProbe::default()
     }
 
-    /// Gives this probe at most `timeout` (the startup timeout still applies).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
     pub(super) async fn run(&self, ctx: &Ctx<'_>, seen: &Seen) -> Result<(), Failure> {
         let inner = &ctx.container.inner;
         let mut backoff = Backoff::engine();
@@ -146,7 +140,6 @@ mod tests {
                     output: Some("no\n".into()),
                     ..Default::default()
                 }]),
-                ..Default::default()
             }),
             ..Default::default()
         };

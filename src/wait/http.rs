@@ -125,12 +125,6 @@ impl HttpProbe {
         self
     }
 
-    /// Gives this probe at most `timeout` (the startup timeout still applies).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
     pub(super) fn validate(&self, exposed: &[ContainerPort]) -> Result<(), String> {
         super::port::check_published(self.port, exposed)?;
         let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
@@ -151,8 +145,8 @@ impl HttpProbe {
     }
 
     pub(super) async fn run(&self, ctx: &Ctx<'_>, seen: &Seen) -> Result<(), Failure> {
-        let addr = ctx.container.addr(self.port)?;
-        let mut backoff = Backoff::local();
+        let addr = super::published_addr(ctx, self.port, seen).await;
+        let mut backoff = Backoff::http();
         loop {
             match tokio::time::timeout(REQUEST_LIMIT, self.request(addr)).await {
                 Ok(Ok(resp)) => match self.verdict(&resp) {
@@ -231,7 +225,12 @@ impl HttpProbe {
                 // A reset after a whole response is still a response.
                 Err(e) => match parse(&buf, true, head_only) {
                     Ok(Some(resp)) => return Ok(resp),
-                    _ => return Err(format!("connection reset before a response ({e})")),
+                    _ => {
+                        return Err(format!(
+                            "connection reset before a response ({e}; the engine's port proxy \
+                             does that while nothing listens in the container)"
+                        ))
+                    }
                 },
             };
             buf.extend_from_slice(&chunk[..n]);

@@ -72,12 +72,6 @@ impl LogProbe {
         self
     }
 
-    /// Gives this probe at most `timeout` (the startup timeout still applies).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
     pub(super) fn validate(&self) -> Result<(), String> {
         match &self.pattern {
             Pattern::Regex(Err((pattern, why))) => Err(format!(
@@ -105,7 +99,7 @@ impl LogProbe {
         let (mut matched, mut read) = (0usize, 0usize);
         let report = |matched: usize, read: usize| {
             format!(
-                "log pattern seen {matched} of {} times ({read} lines read)",
+                "log pattern seen {matched} of {} times (lines read: {read})",
                 self.times
             )
         };

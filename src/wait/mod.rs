@@ -26,8 +26,9 @@
 //! - the log probe reads the engine's follow stream, line by line as it is
 //!   written, and never re-reads the log;
 //! - polling probes (port, http, healthcheck, exec) start polling every few
-//!   milliseconds and back off to a cap of 20 ms (port, http: a local
-//!   connect) or 100 ms (healthcheck, exec: an engine call per check);
+//!   milliseconds and back off to a cap: 10 ms for a port (a local
+//!   connect), 20 ms for HTTP (a request the service answers), 100 ms for
+//!   healthcheck and exec (an engine call per check);
 //! - a container that exits fails the wait at once (unless an exit probe
 //!   waits for exactly that), and so does an `unhealthy` healthcheck or an
 //!   exit code other than the expected one.
@@ -57,6 +58,7 @@ mod log;
 mod port;
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,7 +69,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::container::Container;
-use crate::error::{Error, Result};
+use crate::error::{Diagnosis, Error, Result};
 use crate::port::ContainerPort;
 
 pub use exec::ExecProbe;
@@ -82,8 +84,12 @@ pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The first pause between two checks of a polling probe.
 const FIRST_POLL: Duration = Duration::from_millis(2);
-/// The longest pause between two checks that cost only a local connect.
-const LOCAL_POLL_CAP: Duration = Duration::from_millis(20);
+/// The longest pause between two checks of a port: a connect to the host,
+/// which the engine's proxy answers without disturbing the service.
+const PORT_POLL_CAP: Duration = Duration::from_millis(10);
+/// The longest pause between two HTTP requests: each reaches the service
+/// once it listens, so they are spaced a little more.
+const HTTP_POLL_CAP: Duration = Duration::from_millis(20);
 /// The longest pause between two checks that each cost an engine call.
 const ENGINE_POLL_CAP: Duration = Duration::from_millis(100);
 /// How many log lines a failure message carries.
@@ -260,19 +266,15 @@ impl WaitFor {
     }
 
     /// Ready when every one of `probes` passed (they run concurrently); fails
-    /// as soon as one fails.
+    /// as soon as one fails. Probe builders become a `WaitFor` with `.into()`.
     ///
     /// ```
     /// use dockhand::WaitFor;
     /// let probe = WaitFor::all([WaitFor::port(80).into(), WaitFor::log("started").into()]);
     /// # let _ = probe;
     /// ```
-    pub fn all<I, W>(probes: I) -> WaitFor
-    where
-        I: IntoIterator<Item = W>,
-        W: Into<WaitFor>,
-    {
-        Kind::All(probes.into_iter().map(Into::into).collect()).into()
+    pub fn all(probes: impl IntoIterator<Item = WaitFor>) -> WaitFor {
+        Kind::All(probes.into_iter().collect()).into()
     }
 
     /// Ready as soon as one of `probes` passed; fails when all failed, with
@@ -283,12 +285,8 @@ impl WaitFor {
     /// let probe = WaitFor::any([WaitFor::log("ready").into(), WaitFor::exit().code(0).into()]);
     /// # let _ = probe;
     /// ```
-    pub fn any<I, W>(probes: I) -> WaitFor
-    where
-        I: IntoIterator<Item = W>,
-        W: Into<WaitFor>,
-    {
-        Kind::Any(probes.into_iter().map(Into::into).collect()).into()
+    pub fn any(probes: impl IntoIterator<Item = WaitFor>) -> WaitFor {
+        Kind::Any(probes.into_iter().collect()).into()
     }
 
     /// Gives this probe (or composition) at most `timeout`, counted from the
@@ -331,8 +329,18 @@ impl From<Kind> for WaitFor {
     }
 }
 
+/// For each probe builder: its `timeout` setter, and its conversion into a `WaitFor`.
 macro_rules! probe_into_wait_for {
     ($($probe:ident => $kind:ident),* $(,)?) => {$(
+        impl $probe {
+            /// Gives this probe at most `timeout`, counted from the
+            /// container's start (the startup timeout still applies).
+            pub fn timeout(mut self, timeout: Duration) -> Self {
+                self.timeout = Some(timeout);
+                self
+            }
+        }
+
         impl From<$probe> for WaitFor {
             fn from(p: $probe) -> Self {
                 let timeout = p.timeout;
@@ -433,10 +441,17 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
-    pub(crate) fn local() -> Self {
+    pub(crate) fn port() -> Self {
         Backoff {
             next: FIRST_POLL,
-            cap: LOCAL_POLL_CAP,
+            cap: PORT_POLL_CAP,
+        }
+    }
+
+    pub(crate) fn http() -> Self {
+        Backoff {
+            next: FIRST_POLL,
+            cap: HTTP_POLL_CAP,
         }
     }
 
@@ -477,9 +492,47 @@ impl Ctx<'_> {
     }
 }
 
-/// Waits until every probe in `waits` passed, or fails with a diagnosis.
-/// Runs on the engine runtime, right after the container started.
+/// The host address of a published port. A container that stopped before
+/// its ports were read has none: then this waits for the exit news (port and
+/// HTTP probes are cut short by it) or the timeout, saying why.
+pub(crate) async fn published_addr(ctx: &Ctx<'_>, port: ContainerPort, seen: &Seen) -> SocketAddr {
+    match ctx.container.addr(port) {
+        Ok(addr) => addr,
+        Err(e) => {
+            seen.set(e.to_string());
+            std::future::pending().await
+        }
+    }
+}
+
+/// Returns `container` once every probe in `waits` passed. Otherwise fails
+/// with a diagnosis, after removing the container (unless it is kept): when
+/// `start()` returns, nothing is left behind. Runs on the engine runtime,
+/// right after the container started.
 pub(crate) async fn until_ready(
+    container: Container,
+    pid: Option<i64>,
+    waits: &[WaitFor],
+    startup_timeout: Duration,
+) -> Result<Container> {
+    match wait(&container, pid, waits, startup_timeout).await {
+        Ok(()) => Ok(container),
+        Err(e) if container.is_kept() => Err(e),
+        Err(e) => {
+            // Dropping the handle here, on the engine runtime, would only
+            // start the removal; the caller could still see the container.
+            let name = container.name().to_string();
+            if let Err(why) = container.remove().await {
+                tracing::warn!(
+                    "dockhand: could not remove container `{name}` after its failed start: {why}"
+                );
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn wait(
     container: &Container,
     pid: Option<i64>,
     waits: &[WaitFor],
@@ -628,10 +681,12 @@ async fn leaf(w: &WaitFor, ctx: &Ctx<'_>, limit: Limit) -> Result<(), Failure> {
         if !w.needs_running() {
             return check.await;
         }
+        // Exit news first: a check that passes against a container that has
+        // just exited (a port proxy still accepting) must not count.
         tokio::select! {
             biased;
-            outcome = check => outcome,
             code = ctx.exited() => Err(Failure::Exited { probe: w.to_string(), code }),
+            outcome = check => outcome,
         }
     };
     match tokio::time::timeout_at(limit.at, guarded).await {
@@ -669,44 +724,39 @@ async fn diagnose(container: &Container, failure: Failure, elapsed: Duration) ->
         || "unknown (inspect failed)".to_string(),
         health::describe_state,
     );
-    let container_name = inner.name.clone();
-    let image = inner.image.clone();
+    let probe = match &failure {
+        Failure::Exited { probe, .. }
+        | Failure::Timeout { probe, .. }
+        | Failure::Failed { probe, .. } => probe.clone(),
+        Failure::Engine(_) => unreachable!("returned above"),
+    };
+    let exit_code = match &failure {
+        Failure::Exited { code, .. } => code.or(state_exit),
+        _ => state_exit,
+    };
+    let diagnosis = Box::new(Diagnosis {
+        container: inner.name.clone(),
+        image: inner.image.clone(),
+        probe,
+        elapsed,
+        state: state_text,
+        exit_code,
+        logs,
+    });
     match failure {
-        Failure::Exited { probe, code } => Error::ContainerExited {
-            container: container_name,
-            image,
-            probe,
-            exit_code: code.or(state_exit),
-            elapsed,
-            logs,
-        },
+        Failure::Exited { .. } => Error::ContainerExited { diagnosis },
         Failure::Timeout {
-            probe,
             last_seen,
             limit,
             which,
+            ..
         } => Error::NotReady {
-            container: container_name,
-            image,
-            probe,
             last_seen,
             timeout: limit,
             which,
-            elapsed,
-            state: state_text,
-            exit_code: state_exit,
-            logs,
+            diagnosis,
         },
-        Failure::Failed { probe, reason } => Error::ProbeFailed {
-            container: container_name,
-            image,
-            probe,
-            reason,
-            elapsed,
-            state: state_text,
-            exit_code: state_exit,
-            logs,
-        },
+        Failure::Failed { reason, .. } => Error::ProbeFailed { reason, diagnosis },
         Failure::Engine(_) => unreachable!("returned above"),
     }
 }
@@ -747,9 +797,7 @@ mod tests {
             .validate(&exposed)
             .unwrap_err();
         assert!(err.contains("regex"), "{err}");
-        let err = WaitFor::any(Vec::<WaitFor>::new())
-            .validate(&exposed)
-            .unwrap_err();
+        let err = WaitFor::any([]).validate(&exposed).unwrap_err();
         assert!(err.contains("no probes"), "{err}");
     }
 

@@ -18,6 +18,9 @@ use crate::port::{ContainerPort, Protocol};
 
 /// How long one connection attempt from the host may take.
 const CONNECT_LIMIT: Duration = Duration::from_secs(2);
+/// How long a connection must stay open to count as reaching the service:
+/// the engine's proxy drops it within a fraction of this when nothing listens.
+const PROXY_DROP_WINDOW: Duration = Duration::from_millis(2);
 /// TCP state `LISTEN` in `/proc/net/tcp`.
 const TCP_LISTEN: &str = "0A";
 
@@ -56,44 +59,58 @@ impl PortProbe {
         }
     }
 
-    /// Gives this probe at most `timeout` (the startup timeout still applies).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
     pub(super) async fn run(&self, ctx: &Ctx<'_>, seen: &Seen) -> Result<(), Failure> {
-        let addr = ctx.container.addr(self.port)?;
+        let addr = super::published_addr(ctx, self.port, seen).await;
+        let port = self.port;
         let mut inside = None;
-        let mut backoff = Backoff::local();
+        let mut backoff = Backoff::port();
         loop {
             match tokio::time::timeout(CONNECT_LIMIT, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) if !held_open(&stream).await => seen.set(format!(
+                    "{addr} accepts but drops the connection at once (the engine's port proxy \
+                     does that while nothing listens on {port} inside the container)"
+                )),
                 Ok(Ok(_)) => {
-                    let how = match &inside {
-                        Some(how) => how,
-                        None => inside.insert(choose_inside(ctx, self.port).await),
-                    };
-                    match listening_inside(ctx.container, how, self.port).await {
-                        Some(true) | None => return Ok(()),
-                        Some(false) => seen.set(format!(
-                            "{addr} accepts (the engine's port proxy), but nothing listens on {} \
-                             inside the container yet",
-                            self.port
+                    if inside.is_none() {
+                        inside = choose_inside(ctx, port).await;
+                    }
+                    match &inside {
+                        None => seen.set(format!(
+                            "{addr} accepts, but the container's sockets could not be read yet"
                         )),
+                        Some(how) => match listening_inside(ctx.container, how, port).await {
+                            Some(true) | None => return Ok(()),
+                            Some(false) => seen.set(format!(
+                                "{addr} accepts (the engine's port proxy), but nothing listens on \
+                                 {port} inside the container yet"
+                            )),
+                        },
                     }
                 }
                 Ok(Err(e)) => seen.set(format!(
-                    "{} on {addr} (container port {})",
-                    connect_error(&e),
-                    self.port
+                    "{} on {addr} (container port {port})",
+                    connect_error(&e)
                 )),
                 Err(_) => seen.set(format!(
-                    "no answer within {CONNECT_LIMIT:?} connecting to {addr} (container port {})",
-                    self.port
+                    "no answer within {CONNECT_LIMIT:?} connecting to {addr} (container port {port})"
                 )),
             }
             backoff.pause().await;
         }
+    }
+}
+
+/// Whether a connection to a published port stays open for a moment (or
+/// the service speaks first). The engine's port proxy accepts on the host,
+/// then drops the connection at once when nothing listens behind it: that
+/// cheap check spares most reads of the container's socket tables, which
+/// cost milliseconds of kernel time each.
+async fn held_open(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(PROXY_DROP_WINDOW, stream.peek(&mut byte)).await {
+        Err(_) => true,
+        Ok(Ok(n)) => n > 0,
+        Ok(Err(_)) => false,
     }
 }
 
@@ -104,24 +121,32 @@ fn connect_error(e: &std::io::Error) -> String {
     }
 }
 
-/// Picks the cheapest way to look inside that works for this container.
-async fn choose_inside(ctx: &Ctx<'_>, port: ContainerPort) -> Inside {
+/// Picks the cheapest way to look inside that works for this container;
+/// `None` while that cannot be told (the exec itself failed).
+async fn choose_inside(ctx: &Ctx<'_>, port: ContainerPort) -> Option<Inside> {
     let c = ctx.container;
     if let Some(dir) = host_proc_net(c, ctx.pid) {
         tracing::debug!(parent: &c.inner.span, %port, dir = %dir.display(), "port probe reads the container's sockets from the host");
-        return Inside::HostProc(dir);
+        return Some(Inside::HostProc(dir));
     }
-    if exec_tables(c).await.is_some() {
-        tracing::debug!(parent: &c.inner.span, %port, "port probe reads the container's sockets with `exec cat`");
-        return Inside::Exec;
+    match c.exec(["cat", "/proc/net/tcp"]).await {
+        Err(e) => {
+            tracing::debug!(parent: &c.inner.span, %port, "port probe: exec failed ({e}); trying again");
+            return None;
+        }
+        Ok(out) if out.stdout.contains("local_address") => {
+            tracing::debug!(parent: &c.inner.span, %port, "port probe reads the container's sockets with `exec cat`");
+            return Some(Inside::Exec);
+        }
+        Ok(_) => {}
     }
     tracing::debug!(
         parent: &c.inner.span,
         %port,
-        "port probe cannot look inside the container (engine not local and no `cat` in the image); \
-         checking the host side only, which the engine's port proxy may accept early"
+        "port probe cannot look inside the container (engine not local, no `cat` in the image); \
+         relying on the host side, where the engine's port proxy drops connections while nothing listens"
     );
-    Inside::HostSideOnly
+    Some(Inside::HostSideOnly)
 }
 
 /// `/proc/<pid>/net` of the container's main process, when the engine runs
@@ -146,13 +171,24 @@ fn host_proc_net(c: &Container, pid: Option<i64>) -> Option<PathBuf> {
 async fn listening_inside(c: &Container, how: &Inside, port: ContainerPort) -> Option<bool> {
     match how {
         Inside::HostProc(dir) => {
-            let mut tables = String::new();
-            for file in ["tcp", "tcp6"] {
-                if let Ok(t) = tokio::fs::read_to_string(dir.join(file)).await {
-                    tables.push_str(&t);
+            // Reading a table walks the kernel's whole connection hash
+            // (milliseconds); the per-namespace counts say which can hold anything.
+            for (table, counts, label) in
+                [("tcp", "sockstat", "TCP:"), ("tcp6", "sockstat6", "TCP6:")]
+            {
+                let counts = tokio::fs::read_to_string(dir.join(counts))
+                    .await
+                    .unwrap_or_default();
+                if tcp_in_use(&counts, label) == Some(0) {
+                    continue;
+                }
+                if let Ok(t) = tokio::fs::read_to_string(dir.join(table)).await {
+                    if listens(&t, port.number()) {
+                        return Some(true);
+                    }
                 }
             }
-            Some(listens(&tables, port.number()))
+            Some(false)
         }
         Inside::Exec => Some(
             exec_tables(c)
@@ -172,6 +208,13 @@ pub(crate) async fn exec_tables(c: &Container) -> Option<String> {
         .await
         .ok()?;
     out.stdout.contains("local_address").then_some(out.stdout)
+}
+
+/// The `inuse` count of the `label` line (`TCP:`, `TCP6:`) of a sockstat file.
+fn tcp_in_use(sockstat: &str, label: &str) -> Option<u64> {
+    let line = sockstat.lines().find(|l| l.starts_with(label))?;
+    let mut words = line.split_whitespace().skip_while(|w| *w != "inuse");
+    words.nth(1)?.parse().ok()
 }
 
 /// Whether the tables list `port` listening on an address other than
@@ -284,6 +327,66 @@ mod tests {
             hex_v6([0; 16])
         );
         assert!(!listens(&v6_lo, 5432), "bound to ::1 only");
+    }
+
+    fn test_image() -> String {
+        std::env::var("DOCKHAND_TEST_IMAGE")
+            .unwrap_or_else(|_| "dockhand-test/busybox:latest".into())
+    }
+
+    /// The fallbacks for engines that are not local, against the real engine.
+    #[tokio::test]
+    async fn exec_fallback_sees_the_listener_and_a_bare_image_has_none() {
+        let c = crate::ContainerSpec::new(test_image())
+            .cmd(["sh", "-c", "sleep 0.3; exec httpd -f -p 8080 -h /"])
+            .expose(8080)
+            .start()
+            .await
+            .unwrap();
+        let port = ContainerPort::tcp(8080);
+        assert_eq!(listening_inside(&c, &Inside::Exec, port).await, Some(false));
+        let mut seen = false;
+        for _ in 0..100 {
+            if listening_inside(&c, &Inside::Exec, port).await == Some(true) {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(seen, "exec cat never showed httpd listening");
+
+        let dir = tempfile::tempdir().unwrap();
+        let dockerfile = format!(
+            "FROM {} AS bb\nFROM scratch\nCOPY --from=bb /bin/busybox /busybox\nENTRYPOINT [\"/busybox\"]\n",
+            test_image()
+        );
+        std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+        let bare = crate::ImageBuild::from_dir(dir.path())
+            .name("dockhand-test/bare")
+            .build()
+            .await
+            .unwrap();
+        let c = crate::ContainerSpec::new(bare)
+            .cmd(["sleep", "600"])
+            .start()
+            .await
+            .unwrap();
+        assert_eq!(
+            exec_tables(&c).await,
+            None,
+            "an image without cat cannot be read with exec"
+        );
+    }
+
+    #[test]
+    fn reads_socket_counts() {
+        let v4 = "sockets: used 5\nTCP: inuse 2 orphan 0 tw 0 alloc 3 mem 1\nUDP: inuse 0 mem 0\n";
+        assert_eq!(tcp_in_use(v4, "TCP:"), Some(2));
+        assert_eq!(
+            tcp_in_use("TCP6: inuse 0\nUDP6: inuse 0\n", "TCP6:"),
+            Some(0)
+        );
+        assert_eq!(tcp_in_use("", "TCP6:"), None);
     }
 
     #[test]

@@ -36,11 +36,25 @@ pub fn container_exists(id: &str) -> bool {
 
 /// Ids of all containers (running or not) with these labels.
 pub fn containers_with_labels(labels: &[(&str, &str)]) -> Vec<String> {
-    let filter: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    container_ids(
+        "label",
+        labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    )
+}
+
+/// How many containers (running or not) have a name containing `prefix`
+/// (the engine's `name` filter matches anywhere in the name).
+pub fn containers_named(prefix: &str) -> usize {
+    container_ids("name", vec![prefix.to_string()]).len()
+}
+
+/// Ids of all containers (running or not) passing one engine list filter.
+fn container_ids(filter: &str, values: Vec<String>) -> Vec<String> {
+    let filters = HashMap::from([(filter.to_string(), values)]);
     engine_call(move |docker| async move {
         let opts = ListContainersOptionsBuilder::default()
             .all(true)
-            .filters(&HashMap::from([("label".to_string(), filter)]))
+            .filters(&filters)
             .build();
         docker
             .list_containers(Some(opts))
