@@ -12,8 +12,9 @@
 //!     .cmd(["httpd", "-f", "-p", "8080"])
 //!     .env("MODE", "test")
 //!     .expose(8080)
+//!     .wait_for(dockhand::WaitFor::port(8080)) // see `wait` for every probe
 //!     .start()
-//!     .await?; // returns once the container runs
+//!     .await?; // returns once the server listens, or says why it never did
 //!
 //! let addr = web.addr(8080)?; // 127.0.0.1:<mapped port>
 //! let out = web.exec(["cat", "/etc/hostname"]).await?; // exit code, stdout, stderr

@@ -23,7 +23,10 @@ impl ContainerSpec {
             Some(e) => e,
             None => Engine::shared().await?,
         };
-        engine::run(start_on(engine, self)).await
+        // Dropped with this future: a cancelled start stops waiting for
+        // readiness and removes the container at once.
+        let (_caller_waits, abandoned) = tokio::sync::oneshot::channel();
+        engine::run(start_on(engine, self, abandoned)).await
     }
 
     /// [`start`](Self::start) for code without an async runtime.
@@ -32,7 +35,11 @@ impl ContainerSpec {
     }
 }
 
-async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
+async fn start_on(
+    engine: Engine,
+    spec: ContainerSpec,
+    abandoned: crate::wait::Abandoned,
+) -> Result<Container> {
     spec.validate()?;
     let name = spec.fresh_name();
     let span = tracing::info_span!("container", name = %name, image = %spec.image);
@@ -93,7 +100,7 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
             .await?;
         let info = container.refresh_ports().await?;
         let pid = info.state.and_then(|s| s.pid);
-        crate::wait::until_ready(container, pid, &spec.waits, spec.startup_timeout).await
+        crate::wait::until_ready(container, pid, &spec.waits, spec.startup_timeout, abandoned).await
     }
     .instrument(span)
     .await

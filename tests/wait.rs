@@ -546,6 +546,26 @@ async fn a_probe_timeout_is_tighter_than_the_startup_timeout() {
     assert_eq!(timeout, Duration::from_millis(300));
 }
 
+#[tokio::test]
+async fn cancelled_start_stops_waiting_and_removes_the_container() {
+    let spec = sh("cancelled", "sleep 600").wait_for(WaitFor::log("never"));
+    let gave_up = tokio::time::timeout(Duration::from_secs(2), spec.start()).await;
+    assert!(gave_up.is_err(), "start() should still be waiting");
+    assert_eq!(
+        left_behind("cancelled"),
+        1,
+        "the container should have been started by then"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while left_behind("cancelled") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "still there 5 s after the start was cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[test]
 fn blocking_start_waits_too() {
     let t = Instant::now();

@@ -492,6 +492,9 @@ impl Ctx<'_> {
     }
 }
 
+/// Resolves (with an error) when the caller of `start()` dropped its future.
+pub(crate) type Abandoned = tokio::sync::oneshot::Receiver<std::convert::Infallible>;
+
 /// The host address of a published port. A container that stopped before
 /// its ports were read has none: then this waits for the exit news (port and
 /// HTTP probes are cut short by it) or the timeout, saying why.
@@ -514,8 +517,16 @@ pub(crate) async fn until_ready(
     pid: Option<i64>,
     waits: &[WaitFor],
     startup_timeout: Duration,
+    abandoned: Abandoned,
 ) -> Result<Container> {
-    match wait(&container, pid, waits, startup_timeout).await {
+    let outcome = tokio::select! {
+        outcome = wait(&container, pid, waits, startup_timeout) => outcome,
+        _ = abandoned => Err(Error::invalid(
+            format!("start of container `{}`", container.name()),
+            "cancelled: the caller dropped the `start()` future",
+        )),
+    };
+    match outcome {
         Ok(()) => Ok(container),
         Err(e) if container.is_kept() => Err(e),
         Err(e) => {
