@@ -86,7 +86,12 @@ async fn build_on(engine: Engine, spec: ImageBuild) -> Result<String> {
     let tar = tokio::task::spawn_blocking(move || pack_context(&context))
         .await
         .map_err(|e| Error::invalid(what(), format!("packing the context panicked: {e}")))??;
-    let hash = format!("{:x}", Sha256::new_with_prefix(&tar).chain_update(&spec.dockerfile).finalize());
+    let hash = format!(
+        "{:x}",
+        Sha256::new_with_prefix(&tar)
+            .chain_update(&spec.dockerfile)
+            .finalize()
+    );
     let name = spec.name.clone().unwrap_or_else(|| {
         let dir = spec
             .context
@@ -124,7 +129,10 @@ async fn build_on(engine: Engine, spec: ImageBuild) -> Result<String> {
         if let Some(err) = info.error_detail.and_then(|d| d.message) {
             let tail = log[log.len().saturating_sub(20)..].join("\n  ");
             return Err(Error::Engine {
-                action: format!("build image `{reference}` from `{}`", spec.context.display()),
+                action: format!(
+                    "build image `{reference}` from `{}`",
+                    spec.context.display()
+                ),
                 status: None,
                 message: format!("{err}\n  last build output:\n  {tail}"),
             });

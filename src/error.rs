@@ -64,7 +64,9 @@ pub enum Error {
     },
 
     /// A command run in a container with `exec` failed.
-    #[error("exec {cmd:?} in container `{container}` exited with code {exit_code}; stderr: {stderr}")]
+    #[error(
+        "exec {cmd:?} in container `{container}` exited with code {exit_code}; stderr: {stderr}"
+    )]
     ExecFailed {
         /// The container's name.
         container: String,

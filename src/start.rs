@@ -40,7 +40,10 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
         let body = spec.create_body(&engine);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
         tracing::debug!("engine: create");
-        let created = match docker.create_container(Some(opts.clone()), body.clone()).await {
+        let created = match docker
+            .create_container(Some(opts.clone()), body.clone())
+            .await
+        {
             Err(e) if is_missing_image(&e) => {
                 image::pull(&engine, &spec.image).await?;
                 tracing::debug!("engine: create (after pull)");
@@ -48,7 +51,12 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
             }
             other => other,
         }
-        .map_err(|e| Error::engine(format!("create container `{name}` from `{}`", spec.image), e))?;
+        .map_err(|e| {
+            Error::engine(
+                format!("create container `{name}` from `{}`", spec.image),
+                e,
+            )
+        })?;
         for w in &created.warnings {
             tracing::warn!("engine warning for `{name}`: {w}");
         }
@@ -70,7 +78,11 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
             inner
                 .call(
                     "copy files into",
-                    docker.upload_to_container(&inner.id, Some(opts), bollard::body_full(tar.into())),
+                    docker.upload_to_container(
+                        &inner.id,
+                        Some(opts),
+                        bollard::body_full(tar.into()),
+                    ),
                 )
                 .await?;
         }
