@@ -13,6 +13,8 @@ pub const LABEL_SESSION: &str = "dockhand.session";
 pub const LABEL_MANAGED: &str = "dockhand.managed";
 /// Label marking a container kept on purpose (`true`); cleanup never touches it.
 pub const LABEL_KEEP: &str = "dockhand.keep";
+/// Label carrying the path (`module::test`) of the test a container belongs to.
+pub const LABEL_TEST: &str = "dockhand.test";
 /// Label carrying the pid of the process that created the resource.
 pub const LABEL_PID: &str = "dockhand.pid";
 /// Label carrying the creation time (seconds since the Unix epoch).
