@@ -49,10 +49,13 @@ mod image;
 mod logs;
 mod mount;
 mod port;
+mod reaper;
 mod session;
+mod shared;
 mod spec;
 mod start;
 mod stats;
+mod sweep;
 
 pub use build::ImageBuild;
 pub use container::Container;
@@ -65,10 +68,13 @@ pub use logs::{LogLine, LogStream, Logs, Source};
 pub use mount::Mount;
 pub use port::{ContainerPort, PortMapping, Protocol};
 pub use session::{
-    session_id, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION, LABEL_TEST,
+    session_id, session_labels, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION,
+    LABEL_TEST,
 };
+pub use shared::Shared;
 pub use spec::ContainerSpec;
 pub use stats::Stats;
+pub use sweep::sweep_orphans;
 
 /// The bollard crate dockhand is built on, for calls it does not wrap.
 pub use bollard;

@@ -16,7 +16,7 @@ use crate::harness::{
 use crate::mount::Mount;
 use crate::session::LABEL_TEST;
 use crate::spec::ContainerSpec;
-use crate::{archive, image};
+use crate::{archive, image, reaper, sweep};
 
 impl ContainerSpec {
     /// Creates and starts the container; returns once it runs, with its
@@ -32,6 +32,16 @@ impl ContainerSpec {
             None => Engine::shared().await?,
         };
         engine::run(start_on(engine, self.for_scope(scope.as_deref()), scope)).await
+    }
+
+    /// Starts a container that belongs to no test: removed when its handle
+    /// drops, or when the process ends.
+    pub(crate) async fn start_detached(self) -> Result<Container> {
+        let engine = match self.engine.clone() {
+            Some(e) => e,
+            None => Engine::shared().await?,
+        };
+        engine::run(start_on(engine, self, None)).await
     }
 
     /// [`start`](Self::start) for code without an async runtime.
@@ -67,6 +77,8 @@ async fn start_on(
     let name = spec.fresh_name();
     let span = tracing::info_span!("container", name = %name, image = %spec.image);
     async move {
+        reaper::ensure(&engine);
+        sweep::once(&engine);
         check_volumes(&engine, &spec).await?;
         let docker = engine.docker();
         let body = spec.create_body(&engine);
