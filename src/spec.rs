@@ -67,6 +67,7 @@ pub struct ContainerSpec {
     pub(crate) nano_cpus: Option<i64>,
     pub(crate) shm_size: Option<u64>,
     pub(crate) keep: bool,
+    pub(crate) reuse: bool,
     pub(crate) engine: Option<Engine>,
     pub(crate) waits: Vec<WaitFor>,
     pub(crate) startup_timeout: std::time::Duration,
@@ -113,6 +114,7 @@ impl ContainerSpec {
             nano_cpus: None,
             shm_size: None,
             keep: false,
+            reuse: false,
             engine: None,
             waits: Vec::new(),
             startup_timeout: crate::wait::DEFAULT_STARTUP_TIMEOUT,
@@ -358,6 +360,16 @@ impl ContainerSpec {
         self
     }
 
+    /// Reuses a running container started from an identical spec (same image
+    /// id, configuration and copied files) when `DOCKHAND_REUSE=1` is set,
+    /// instead of starting a new one; such a container is never removed
+    /// automatically (`dockhand clean --reused` removes it). Meant for fast
+    /// local edit-test loops, not for CI. Without `DOCKHAND_REUSE=1` it has no effect.
+    pub fn reuse(mut self, reuse: bool) -> Self {
+        self.reuse = reuse;
+        self
+    }
+
     /// Starts on this engine instead of [`Engine::shared`].
     pub fn engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);
@@ -442,7 +454,11 @@ impl ContainerSpec {
                 ));
             }
         }
-        if let Some(key) = self.labels.keys().find(|k| k.starts_with("dockhand.")) {
+        if let Some(key) = self
+            .labels
+            .keys()
+            .find(|k| k.starts_with("dockhand.") && *k != session::LABEL_TEST)
+        {
             return Err(Error::invalid(
                 what(),
                 format!("label `{key}`: keys starting with `dockhand.` are reserved for dockhand"),

@@ -3,12 +3,20 @@
 use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use tracing::Instrument;
 
+use std::sync::Arc;
+
 use crate::container::Container;
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
+use crate::harness::{
+    self,
+    keep::KeepPolicy,
+    scope::{self, Scope},
+};
 use crate::mount::Mount;
+use crate::session::{LABEL_REUSE, LABEL_TEST};
 use crate::spec::ContainerSpec;
-use crate::{archive, image};
+use crate::{archive, image, reaper, reuse, sweep};
 
 impl ContainerSpec {
     /// Creates and starts the container; returns once it runs, with its
@@ -19,14 +27,23 @@ impl ContainerSpec {
     /// container was created removes it again (unless [`keep`](Self::keep)),
     /// a readiness failure too; cancelling this future does too.
     pub async fn start(self) -> Result<Container> {
+        // Read on the caller's thread: the test (if any) this container belongs to.
+        let scope = scope::current();
         let engine = match self.engine.clone() {
             Some(e) => e,
             None => Engine::shared().await?,
         };
-        // Dropped with this future: a cancelled start stops waiting for
-        // readiness and removes the container at once.
-        let (_caller_waits, abandoned) = tokio::sync::oneshot::channel();
-        engine::run(start_on(engine, self, abandoned)).await
+        start_on_engine(engine, self.for_scope(scope.as_deref()), scope).await
+    }
+
+    /// Starts a container that belongs to no test: removed when its handle
+    /// drops, or when the process ends.
+    pub(crate) async fn start_detached(self) -> Result<Container> {
+        let engine = match self.engine.clone() {
+            Some(e) => e,
+            None => Engine::shared().await?,
+        };
+        start_on_engine(engine, self, None).await
     }
 
     /// [`start`](Self::start) for code without an async runtime.
@@ -35,15 +52,59 @@ impl ContainerSpec {
     }
 }
 
-async fn start_on(
+/// Runs `start_on` on the engine runtime. This future holds the sender of
+/// `abandoned`: dropping it (a cancelled start) stops the readiness wait,
+/// which removes the container at once.
+async fn start_on_engine(
     engine: Engine,
     spec: ContainerSpec,
+    scope: Option<Arc<Scope>>,
+) -> Result<Container> {
+    let (_caller_waits, abandoned) = tokio::sync::oneshot::channel();
+    engine::run(start_on(engine, spec, scope, abandoned)).await
+}
+
+impl ContainerSpec {
+    /// Names and labels a container after the test it belongs to; under a
+    /// keep policy it is labelled kept from birth (labels cannot be added
+    /// later), and the test's end removes it if the policy does not keep it.
+    fn for_scope(mut self, scope: Option<&Scope>) -> Self {
+        let Some(scope) = scope else { return self };
+        if self.name_prefix.is_none() {
+            let name = scope.test.rsplit("::").next().unwrap_or(&scope.test);
+            self.name_prefix = Some(harness::sanitize_name(name));
+        }
+        self.labels.insert(LABEL_TEST.into(), scope.test.clone());
+        if scope.keep != KeepPolicy::Never {
+            self.keep = true;
+        }
+        self
+    }
+}
+
+async fn start_on(
+    engine: Engine,
+    mut spec: ContainerSpec,
+    mut scope: Option<Arc<Scope>>,
     abandoned: crate::wait::Abandoned,
 ) -> Result<Container> {
     spec.validate()?;
+    if spec.reuse && reuse::enabled() {
+        let hash = reuse::hash(&engine, &spec).await?;
+        if let Some(id) = reuse::find(&engine, &hash).await {
+            return adopt(engine, &spec, id).await;
+        }
+        // A new container to reuse later: no test or process owns it.
+        scope = None;
+        spec.keep = true;
+        spec.labels.insert(LABEL_REUSE.into(), "true".into());
+        spec.labels.insert(reuse::LABEL_REUSE_HASH.into(), hash);
+    }
     let name = spec.fresh_name();
     let span = tracing::info_span!("container", name = %name, image = %spec.image);
     async move {
+        reaper::ensure(&engine);
+        sweep::once(&engine);
         check_volumes(&engine, &spec).await?;
         let docker = engine.docker();
         let body = spec.create_body(&engine);
@@ -81,6 +142,9 @@ async fn start_on(
             tracing::Span::current(),
         );
         let inner = container.inner.clone();
+        if let Some(scope) = &scope {
+            scope.register(inner.clone());
+        }
         if !spec.copies.is_empty() {
             let tar = archive::tar_for(&spec.copies)?;
             let opts = UploadToContainerOptionsBuilder::default().path("/").build();
@@ -100,10 +164,45 @@ async fn start_on(
             .await?;
         let info = container.refresh_ports().await?;
         let pid = info.state.and_then(|s| s.pid);
-        crate::wait::until_ready(container, pid, &spec.waits, spec.startup_timeout, abandoned).await
+        // A container kept for reuse must not outlive a failed start: the
+        // next run would adopt it as if it were ready.
+        let keep_unready = spec.keep && !spec.labels.contains_key(LABEL_REUSE);
+        let (waits, timeout) = (&spec.waits, spec.startup_timeout);
+        crate::wait::until_ready(container, pid, waits, timeout, keep_unready, abandoned).await
     }
     .instrument(span)
     .await
+}
+
+/// A handle on a running container started by an earlier run; kept, so
+/// dropping it leaves the container running for the next run.
+async fn adopt(engine: Engine, spec: &ContainerSpec, id: String) -> Result<Container> {
+    let info = engine
+        .docker()
+        .inspect_container(
+            &id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .map_err(|e| Error::engine(format!("inspect reusable container {id}"), e))?;
+    let name = info
+        .name
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_string();
+    let span = tracing::info_span!("container", name = %name, image = %spec.image, reused = true);
+    tracing::info!(parent: &span, "reusing a running container");
+    let container = Container::new(
+        engine,
+        id,
+        name,
+        spec.image.clone(),
+        spec.exposed_ports(),
+        true,
+        span,
+    );
+    container.refresh_ports().await?;
+    Ok(container)
 }
 
 fn is_missing_image(e: &bollard::errors::Error) -> bool {

@@ -509,14 +509,15 @@ pub(crate) async fn published_addr(ctx: &Ctx<'_>, port: ContainerPort, seen: &Se
 }
 
 /// Returns `container` once every probe in `waits` passed. Otherwise fails
-/// with a diagnosis, after removing the container (unless it is kept): when
-/// `start()` returns, nothing is left behind. Runs on the engine runtime,
+/// with a diagnosis, after removing the container (unless `keep_unready`):
+/// when `start()` returns, nothing is left behind. Runs on the engine runtime,
 /// right after the container started.
 pub(crate) async fn until_ready(
     container: Container,
     pid: Option<i64>,
     waits: &[WaitFor],
     startup_timeout: Duration,
+    keep_unready: bool,
     abandoned: Abandoned,
 ) -> Result<Container> {
     let outcome = tokio::select! {
@@ -528,7 +529,7 @@ pub(crate) async fn until_ready(
     };
     match outcome {
         Ok(()) => Ok(container),
-        Err(e) if container.is_kept() => Err(e),
+        Err(e) if keep_unready => Err(e),
         Err(e) => {
             // Dropping the handle here, on the engine runtime, would only
             // start the removal; the caller could still see the container.
