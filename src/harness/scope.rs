@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use crate::cleanup;
 use crate::container::Inner;
 use crate::harness::keep::KeepPolicy;
 use crate::harness::report;
@@ -101,6 +102,6 @@ impl Scope {
                 to_remove.push(c);
             }
         }
-        report::remove_all(to_remove);
+        cleanup::remove_at_test_end(to_remove);
     }
 }
