@@ -49,6 +49,7 @@ mod image;
 mod inventory;
 mod logs;
 mod mount;
+mod network;
 mod port;
 mod reaper;
 mod reuse;
@@ -69,6 +70,7 @@ pub use harness::keep::KeepPolicy;
 pub use inventory::{inventory, remove_resource, Kind, Resource, Status};
 pub use logs::{LogLine, LogStream, Logs, Source};
 pub use mount::Mount;
+pub use network::{Network, NetworkSpec};
 pub use port::{ContainerPort, PortMapping, Protocol};
 pub use session::{
     session_id, session_labels, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION,
@@ -161,6 +163,18 @@ pub mod __macro_support {
 /// ```no_run
 /// #[dockhand::test(skip_without_engine)]
 /// async fn optional() {}
+/// ```
+///
+/// **`network`**: the test's containers join a network of their own, named
+/// after the test, each reachable there by its parameter's name (`db:5432`);
+/// the network goes with the last of them, on every exit path.
+/// ```no_run
+/// # fn db() -> dockhand::ContainerSpec { dockhand::ContainerSpec::new("x") }
+/// # fn app() -> dockhand::ContainerSpec { dockhand::ContainerSpec::new("x") }
+/// #[dockhand::test(network)]
+/// async fn talks(#[spec(db())] db: dockhand::Container, #[spec(app())] app: dockhand::Container) {
+///     // inside `app`, the database is `db:5432`
+/// }
 /// ```
 ///
 /// **`crate = path`**: where dockhand is, when the dependency is renamed.

@@ -5,12 +5,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkingConfig, PortBinding};
 
 use crate::archive::{CopyIn, CopySource};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::mount::Mount;
+use crate::network::Network;
 use crate::port::ContainerPort;
 use crate::session;
 
@@ -67,6 +68,11 @@ pub struct ContainerSpec {
     pub(crate) shm_size: Option<u64>,
     pub(crate) keep: bool,
     pub(crate) reuse: bool,
+    /// Networks to join, each with its aliases; the first at creation.
+    pub(crate) networks: Vec<(Network, Vec<String>)>,
+    /// Set by a test's fixture set-up: the parameter's name, its alias on a per-test network.
+    pub(crate) parameter: Option<String>,
+    loose_aliases: Vec<String>,
     pub(crate) engine: Option<Engine>,
     customizers: Vec<Customizer>,
 }
@@ -110,6 +116,9 @@ impl ContainerSpec {
             shm_size: None,
             keep: false,
             reuse: false,
+            networks: Vec::new(),
+            parameter: None,
+            loose_aliases: Vec::new(),
             engine: None,
             customizers: Vec::new(),
         }
@@ -362,6 +371,26 @@ impl ContainerSpec {
         self
     }
 
+    /// Joins `network` (created with [`NetworkSpec`](crate::NetworkSpec)); other
+    /// containers there reach this one by the aliases given with
+    /// [`alias`](Self::alias) right after, or by its name.
+    pub fn network(mut self, network: &Network) -> Self {
+        self.networks.push((network.clone(), Vec::new()));
+        self
+    }
+
+    /// An alias on the network added last with [`network`](Self::network)
+    /// (e.g. `db`); two containers cannot share one on a network.
+    pub fn alias(mut self, alias: impl Into<String>) -> Self {
+        let alias = alias.into();
+        match self.networks.last_mut() {
+            Some((_, aliases)) => aliases.push(alias),
+            // Reported by `validate`: an alias needs a network.
+            None => self.loose_aliases.push(alias),
+        }
+        self
+    }
+
     /// Starts on this engine instead of [`Engine::shared`].
     pub fn engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);
@@ -433,6 +462,12 @@ impl ContainerSpec {
         }
         for c in &self.copies {
             c.validate()?;
+        }
+        if !self.loose_aliases.is_empty() {
+            return Err(Error::invalid(
+                what(),
+                "`alias` names the container on a network: call `.network(&net)` before `.alias(..)`",
+            ));
         }
         if let Some(p) = &self.name_prefix {
             let ok = p
@@ -510,8 +545,18 @@ impl ContainerSpec {
             memory: self.memory.map(|m| m as i64),
             nano_cpus: self.nano_cpus,
             shm_size: self.shm_size.map(|s| s as i64),
+            network_mode: self.networks.first().map(|(n, _)| n.name().to_string()),
             ..Default::default()
         };
+        let networking_config = self
+            .networks
+            .first()
+            .map(|(net, aliases)| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    net.name().to_string(),
+                    crate::network::endpoint(aliases),
+                )])),
+            });
         let mut body = ContainerCreateBody {
             image: Some(self.image.clone()),
             cmd: self.cmd.clone(),
@@ -523,6 +568,7 @@ impl ContainerSpec {
             user: self.user.clone(),
             hostname: self.hostname.clone(),
             host_config: Some(host_config),
+            networking_config,
             ..Default::default()
         };
         for f in &self.customizers {

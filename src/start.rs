@@ -14,9 +14,11 @@ use crate::harness::{
     scope::{self, Scope},
 };
 use crate::mount::Mount;
+use crate::network::{self, Membership};
 use crate::session::{LABEL_REUSE, LABEL_TEST};
 use crate::spec::ContainerSpec;
 use crate::{archive, image, reaper, reuse, sweep};
+use bollard::models::NetworkConnectRequest;
 
 impl ContainerSpec {
     /// Creates and starts the container; returns once it runs, with its
@@ -74,6 +76,15 @@ async fn start_on(
     mut scope: Option<Arc<Scope>>,
 ) -> Result<Container> {
     spec.validate()?;
+    if let Some(scope) = &scope {
+        if let Some(net) = scope.network(&engine).await? {
+            if !spec.networks.iter().any(|(n, _)| n.id() == net.id()) {
+                let alias = spec.parameter.clone();
+                // The test's network comes first: containers are created on it.
+                spec.networks.insert(0, (net, alias.into_iter().collect()));
+            }
+        }
+    }
     if spec.reuse && reuse::enabled() {
         let hash = reuse::hash(&engine, &spec).await?;
         if let Some(id) = reuse::find(&engine, &hash).await {
@@ -91,6 +102,8 @@ async fn start_on(
         reaper::ensure(&engine);
         sweep::once(&engine);
         check_volumes(&engine, &spec).await?;
+        // Aliases are claimed before the container exists; its removal releases them.
+        let claimed = claim_aliases(&spec, &name)?;
         let docker = engine.docker();
         let body = spec.create_body(&engine);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
@@ -127,6 +140,25 @@ async fn start_on(
             tracing::Span::current(),
         );
         let inner = container.inner.clone();
+        for (network, aliases) in &spec.networks {
+            inner.join(Membership {
+                network: network.clone(),
+                aliases: aliases.clone(),
+            });
+        }
+        claimed.disarm();
+        for (network, aliases) in spec.networks.iter().skip(1) {
+            let req = NetworkConnectRequest {
+                container: inner.id.clone(),
+                endpoint_config: Some(network::endpoint(aliases)),
+            };
+            inner
+                .call(
+                    &format!("connect network `{}` to", network.name()),
+                    docker.connect_network(&network.inner.id, req),
+                )
+                .await?;
+        }
         if let Some(scope) = &scope {
             scope.register(inner.clone());
         }
@@ -183,6 +215,45 @@ async fn adopt(engine: Engine, spec: &ContainerSpec, id: String) -> Result<Conta
     );
     container.refresh_ports().await?;
     Ok(container)
+}
+
+/// Aliases claimed for a container being created; released again unless
+/// the container came to exist (then its removal releases them).
+struct Claimed<'a> {
+    spec: &'a ContainerSpec,
+    armed: bool,
+}
+
+impl Claimed<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            for (network, aliases) in &self.spec.networks {
+                network.release(aliases);
+            }
+        }
+    }
+}
+
+fn claim_aliases<'a>(spec: &'a ContainerSpec, name: &str) -> Result<Claimed<'a>> {
+    for (i, (network, aliases)) in spec.networks.iter().enumerate() {
+        for (j, alias) in aliases.iter().enumerate() {
+            if let Err(e) = network.claim(alias, name) {
+                // Undo what this spec claimed so far.
+                for (n, a) in spec.networks.iter().take(i) {
+                    n.release(a);
+                }
+                network.release(&aliases[..j]);
+                return Err(e);
+            }
+        }
+    }
+    Ok(Claimed { spec, armed: true })
 }
 
 fn is_missing_image(e: &bollard::errors::Error) -> bool {
