@@ -36,10 +36,12 @@
 #![warn(missing_docs)]
 
 mod archive;
+mod auth;
 pub mod blocking;
 mod build;
 mod cleanup;
 mod container;
+mod dockerignore;
 mod engine;
 mod error;
 mod exec;
@@ -48,19 +50,23 @@ mod image;
 mod logs;
 mod mount;
 mod port;
+mod registry;
 mod session;
 mod spec;
 mod start;
 mod stats;
 
-pub use build::ImageBuild;
+pub use auth::{Credentials, DockerConfig};
+pub use build::{BuildReport, ImageBuild, TemporaryImage, LABEL_TEMPORARY};
 pub use container::Container;
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecOutput};
+pub use image::{ImageFilter, ImagePull, PullPolicy, ENV_IMAGE_PREFIX, ENV_PULL_POLICY};
 pub use logs::{LogLine, LogStream, Logs, Source};
 pub use mount::Mount;
 pub use port::{ContainerPort, PortMapping, Protocol};
+pub use registry::ImagePush;
 pub use session::{session_id, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION};
 pub use spec::ContainerSpec;
 pub use stats::Stats;

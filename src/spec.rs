@@ -67,6 +67,7 @@ pub struct ContainerSpec {
     pub(crate) shm_size: Option<u64>,
     pub(crate) keep: bool,
     pub(crate) engine: Option<Engine>,
+    pub(crate) pull: crate::image::PullOptions,
     customizers: Vec<Customizer>,
 }
 
@@ -109,6 +110,7 @@ impl ContainerSpec {
             shm_size: None,
             keep: false,
             engine: None,
+            pull: Default::default(),
             customizers: Vec::new(),
         }
     }
