@@ -72,7 +72,9 @@ pub(crate) fn tar_for(copies: &[CopyIn]) -> Result<Vec<u8>> {
                     header.set_mode(mode);
                 }
                 header.set_cksum();
-                builder.append_data(&mut header, rel, &mut file).map_err(ctx)?;
+                builder
+                    .append_data(&mut header, rel, &mut file)
+                    .map_err(ctx)?;
             }
         }
     }
@@ -151,6 +153,9 @@ pub(crate) fn single_file(archive: &[u8], what: &str) -> Result<Vec<u8>> {
             entry.read_to_end(&mut buf).map_err(ctx)?;
             Ok(buf)
         }
-        None => Err(Error::invalid(format!("path `{what}`"), "the archive is empty")),
+        None => Err(Error::invalid(
+            format!("path `{what}`"),
+            "the archive is empty",
+        )),
     }
 }

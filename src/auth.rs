@@ -29,7 +29,10 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("identity_token", &self.identity_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "identity_token",
+                &self.identity_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -135,14 +138,19 @@ impl DockerConfig {
             return Ok(DockerConfig { auths });
         };
         for (server, entry) in entries {
-            let field = |k: &str| entry.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+            let field = |k: &str| {
+                entry
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .filter(|s| !s.is_empty())
+            };
             let creds = if let Some(encoded) = field("auth") {
                 let decoded = base64_decode(encoded)
                     .and_then(|b| String::from_utf8(b).ok())
                     .ok_or_else(|| format!("`auths.{server}.auth` is not valid base64"))?;
-                let (user, pass) = decoded
-                    .split_once(':')
-                    .ok_or_else(|| format!("`auths.{server}.auth` does not hold `user:password`"))?;
+                let (user, pass) = decoded.split_once(':').ok_or_else(|| {
+                    format!("`auths.{server}.auth` does not hold `user:password`")
+                })?;
                 Credentials::new(user, pass)
             } else if let (Some(user), Some(pass)) = (field("username"), field("password")) {
                 Credentials::new(user, pass)
@@ -183,7 +191,9 @@ fn registry_key(server: &str) -> String {
         .trim_start_matches("http://");
     let host = s.split('/').next().unwrap_or(s).to_ascii_lowercase();
     match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io".into(),
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            "docker.io".into()
+        }
         _ => host,
     }
 }
@@ -221,7 +231,10 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
             _ => return None,
         } as u32)
     }
-    let bytes: Vec<u8> = s.bytes().filter(|&b| b != b'=' && !b.is_ascii_whitespace()).collect();
+    let bytes: Vec<u8> = s
+        .bytes()
+        .filter(|&b| b != b'=' && !b.is_ascii_whitespace())
+        .collect();
     if bytes.len() % 4 == 1 {
         return None;
     }
@@ -278,8 +291,14 @@ mod tests {
             }, "credsStore":"desktop"}"#,
         )
         .unwrap();
-        assert_eq!(config.credentials_for("docker.io"), Some(Credentials::new("hub", "pw")));
-        assert_eq!(config.credentials_for("127.0.0.1:5001"), Some(Credentials::new("u", "p")));
+        assert_eq!(
+            config.credentials_for("docker.io"),
+            Some(Credentials::new("hub", "pw"))
+        );
+        assert_eq!(
+            config.credentials_for("127.0.0.1:5001"),
+            Some(Credentials::new("u", "p"))
+        );
         assert_eq!(
             config.credentials_for("reg.example:443"),
             Some(Credentials::identity_token("tok"))

@@ -158,13 +158,15 @@ impl ImageBuild {
 
     /// Adds (or replaces) a file of the context at `path` (relative, `/`-separated).
     pub fn file(mut self, path: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
-        self.files.push((path.into(), FileData::Bytes(Arc::new(content.into()))));
+        self.files
+            .push((path.into(), FileData::Bytes(Arc::new(content.into()))));
         self
     }
 
     /// Adds (or replaces) a file of the context at `path`, read from `source` on this machine.
     pub fn file_from(mut self, path: impl Into<String>, source: impl Into<PathBuf>) -> Self {
-        self.files.push((path.into(), FileData::Disk(source.into())));
+        self.files
+            .push((path.into(), FileData::Disk(source.into())));
         self
     }
 
@@ -260,8 +262,14 @@ impl ImageBuild {
                 .canonicalize()
                 .ok()
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
-                .map(|n| n.chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).collect())
-                .filter(|n: &String| !n.is_empty() && n.starts_with(|c: char| c.is_ascii_alphanumeric()))
+                .map(|n| {
+                    n.chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+                        .collect()
+                })
+                .filter(|n: &String| {
+                    !n.is_empty() && n.starts_with(|c: char| c.is_ascii_alphanumeric())
+                })
                 .unwrap_or_else(|| "context".into()),
             _ => "context".into(),
         };
@@ -275,18 +283,25 @@ impl ImageBuild {
         match &self.source {
             Source::Dir(dir) => {
                 let ignore = read_ignore(&std::fs::read(dir.join(".dockerignore")).ok(), &what)?;
-                walk(dir, dir, &ignore, &mut entries)
-                    .map_err(|e| Error::io(format!("reading build context `{}`", dir.display()), e))?;
+                walk(dir, dir, &ignore, &mut entries).map_err(|e| {
+                    Error::io(format!("reading build context `{}`", dir.display()), e)
+                })?;
                 for path in [self.dockerfile.as_str(), ".dockerignore"] {
                     let on_disk = dir.join(path);
                     if !entries.contains_key(path) && on_disk.is_file() {
-                        let mode = std::fs::metadata(&on_disk).map(|m| stable_mode(&m)).unwrap_or(0o644);
-                        entries.insert(path.to_string(), file_entry(path, FileData::Disk(on_disk), mode));
+                        let mode = std::fs::metadata(&on_disk)
+                            .map(|m| stable_mode(&m))
+                            .unwrap_or(0o644);
+                        entries.insert(
+                            path.to_string(),
+                            file_entry(path, FileData::Disk(on_disk), mode),
+                        );
                     }
                 }
             }
             Source::Inline(dockerfile) => {
-                let entry = file_entry(&self.dockerfile, FileData::Bytes(dockerfile.clone()), 0o644);
+                let entry =
+                    file_entry(&self.dockerfile, FileData::Bytes(dockerfile.clone()), 0o644);
                 entries.insert(entry.path.clone(), entry);
             }
             Source::Tar(tar) => {
@@ -308,21 +323,34 @@ impl ImageBuild {
             if path.is_empty() || path.split('/').any(|c| c == ".." || c.is_empty()) {
                 return Err(Error::invalid(
                     what,
-                    format!("context file path `{path}` must be relative, without `..` or empty parts"),
+                    format!(
+                        "context file path `{path}` must be relative, without `..` or empty parts"
+                    ),
                 ));
             }
             if let FileData::Disk(p) = data {
                 if !p.is_file() {
-                    return Err(Error::invalid(what, format!("`{}` is not a file on this machine", p.display())));
+                    return Err(Error::invalid(
+                        what,
+                        format!("`{}` is not a file on this machine", p.display()),
+                    ));
                 }
             }
             let mode = match data {
-                FileData::Disk(p) => std::fs::metadata(p).map(|m| stable_mode(&m)).unwrap_or(0o644),
+                FileData::Disk(p) => std::fs::metadata(p)
+                    .map(|m| stable_mode(&m))
+                    .unwrap_or(0o644),
                 FileData::Bytes(_) => 0o644,
             };
             entries.insert(path.clone(), file_entry(&path, data.clone(), mode));
         }
-        if !matches!(entries.get(&self.dockerfile), Some(Entry { kind: Kind::File(_), .. })) {
+        if !matches!(
+            entries.get(&self.dockerfile),
+            Some(Entry {
+                kind: Kind::File(_),
+                ..
+            })
+        ) {
             return Err(Error::invalid(
                 what,
                 format!(
@@ -371,7 +399,10 @@ impl ImageBuild {
 }
 
 fn read_ignore(text: &Option<Vec<u8>>, what: &str) -> Result<Ignore> {
-    let text = text.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+    let text = text
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
     Ignore::parse(&text).map_err(|why| Error::invalid(what, format!(".dockerignore: {why}")))
 }
 
@@ -405,7 +436,12 @@ impl FileData {
 }
 
 /// Walks the context folder, leaving out what `.dockerignore` excludes.
-fn walk(root: &Path, dir: &Path, ignore: &Ignore, out: &mut BTreeMap<String, Entry>) -> std::io::Result<()> {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    ignore: &Ignore,
+    out: &mut BTreeMap<String, Entry>,
+) -> std::io::Result<()> {
     for dirent in std::fs::read_dir(dir)? {
         let path = dirent?.path();
         let rel = path
@@ -420,7 +456,14 @@ fn walk(root: &Path, dir: &Path, ignore: &Ignore, out: &mut BTreeMap<String, Ent
                 continue;
             }
             if kept {
-                out.insert(rel.clone(), Entry { path: rel, mode: 0o755, kind: Kind::Dir });
+                out.insert(
+                    rel.clone(),
+                    Entry {
+                        path: rel,
+                        mode: 0o755,
+                        kind: Kind::Dir,
+                    },
+                );
             }
             walk(root, &path, ignore, out)?;
         } else if kept {
@@ -429,7 +472,14 @@ fn walk(root: &Path, dir: &Path, ignore: &Ignore, out: &mut BTreeMap<String, Ent
             } else {
                 Kind::File(FileData::Disk(path.clone()))
             };
-            out.insert(rel.clone(), Entry { path: rel, mode: stable_mode(&meta), kind });
+            out.insert(
+                rel.clone(),
+                Entry {
+                    path: rel,
+                    mode: stable_mode(&meta),
+                    kind,
+                },
+            );
         }
     }
     Ok(())
@@ -441,7 +491,12 @@ fn untar(tar: &[u8]) -> std::io::Result<Vec<Entry>> {
     let mut archive = tar::Archive::new(tar);
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let path = entry.path()?.to_string_lossy().trim_start_matches("./").trim_end_matches('/').to_string();
+        let path = entry
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
         if path.is_empty() {
             continue;
         }
@@ -449,7 +504,10 @@ fn untar(tar: &[u8]) -> std::io::Result<Vec<Entry>> {
         let kind = match entry.header().entry_type() {
             tar::EntryType::Directory => Kind::Dir,
             tar::EntryType::Symlink => Kind::Symlink(
-                entry.link_name()?.map(|l| l.to_string_lossy().into_owned()).unwrap_or_default(),
+                entry
+                    .link_name()?
+                    .map(|l| l.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
             ),
             t if t.is_file() => {
                 let mut buf = Vec::new();
@@ -512,7 +570,11 @@ fn stable_mode(meta: &std::fs::Metadata) -> u32 {
 
 /// Hashes the context and builds unless the engine has the image.
 /// `temporary`: a unique tag suffix, and the `dockhand.temporary` label.
-async fn build_on(engine: Engine, spec: ImageBuild, temporary: Option<String>) -> Result<BuildReport> {
+async fn build_on(
+    engine: Engine,
+    spec: ImageBuild,
+    temporary: Option<String>,
+) -> Result<BuildReport> {
     let started = Instant::now();
     let what = spec.describe();
     let spec = Arc::new(spec);
@@ -556,7 +618,11 @@ async fn build_on(engine: Engine, spec: ImageBuild, temporary: Option<String>) -
     if temporary.is_some() {
         labels.insert(LABEL_TEMPORARY.into(), "true".into());
     }
-    let buildargs: HashMap<&str, &str> = spec.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let buildargs: HashMap<&str, &str> = spec
+        .args
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let mut opts = BuildImageOptionsBuilder::default()
         .dockerfile(&spec.dockerfile)
         .t(&reference)
@@ -595,7 +661,9 @@ async fn run_build(
     let mut step: Option<String> = None;
     let fail = |step: &Option<String>, log: &[String], message: String| Error::BuildFailed {
         image: reference.to_string(),
-        step: step.clone().unwrap_or_else(|| "(before the first step)".into()),
+        step: step
+            .clone()
+            .unwrap_or_else(|| "(before the first step)".into()),
         message,
         output: log[log.len().saturating_sub(ERROR_TAIL)..].join("\n    "),
     };
@@ -635,7 +703,8 @@ fn check_name(name: &str, what: &str) -> Result<()> {
         && parsed.path.split('/').all(|c| {
             !c.is_empty()
                 && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
-                && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+                && c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
         });
     if ok {
         Ok(())
@@ -683,7 +752,10 @@ impl Drop for TemporaryImage {
             Duration::from_secs(30),
         );
         if let Some(Err(e)) = outcome {
-            tracing::warn!("dockhand: could not remove temporary image `{}`: {e}", self.reference);
+            tracing::warn!(
+                "dockhand: could not remove temporary image `{}`: {e}",
+                self.reference
+            );
         }
     }
 }
@@ -712,7 +784,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         std::fs::write(p.join("Dockerfile"), "FROM x\n").unwrap();
-        std::fs::write(p.join(".dockerignore"), "logs\n*.tmp\n!keep.tmp\nDockerfile\n").unwrap();
+        std::fs::write(
+            p.join(".dockerignore"),
+            "logs\n*.tmp\n!keep.tmp\nDockerfile\n",
+        )
+        .unwrap();
         std::fs::create_dir(p.join("logs")).unwrap();
         std::fs::write(p.join("logs/a.log"), "1").unwrap();
         std::fs::write(p.join("x.tmp"), "1").unwrap();
@@ -720,7 +796,10 @@ mod tests {
         std::fs::write(p.join("app.txt"), "1").unwrap();
         let b = ImageBuild::from_dir(p);
         let paths: Vec<String> = b.entries().unwrap().into_iter().map(|e| e.path).collect();
-        assert_eq!(paths, [".dockerignore", "Dockerfile", "app.txt", "keep.tmp"]);
+        assert_eq!(
+            paths,
+            [".dockerignore", "Dockerfile", "app.txt", "keep.tmp"]
+        );
         let h = hash_of(&b);
         std::fs::write(p.join("logs/a.log"), "2").unwrap();
         assert_eq!(h, hash_of(&b), "ignored file changed");
@@ -739,7 +818,9 @@ mod tests {
 
     #[test]
     fn missing_dockerfile_and_bad_names_are_clear() {
-        let e = ImageBuild::from_tar(pack(&[]).unwrap()).entries().unwrap_err();
+        let e = ImageBuild::from_tar(pack(&[]).unwrap())
+            .entries()
+            .unwrap_err();
         assert!(e.to_string().contains("no Dockerfile"), "{e}");
         assert!(check_name("Bad/Name", "x").is_err());
         assert!(check_name("ok/name:tag", "x").is_err());

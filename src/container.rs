@@ -201,7 +201,10 @@ impl Container {
         engine::run(async move {
             let opts = RestartContainerOptionsBuilder::default().t(10).build();
             inner
-                .call("restart", inner.docker().restart_container(&inner.id, Some(opts)))
+                .call(
+                    "restart",
+                    inner.docker().restart_container(&inner.id, Some(opts)),
+                )
                 .await?;
             inner.refresh_ports().await.map(drop)
         })
@@ -235,7 +238,9 @@ impl Container {
         let inner = self.inner.clone();
         let signal = signal.to_string();
         engine::run(async move {
-            let opts = KillContainerOptionsBuilder::default().signal(&signal).build();
+            let opts = KillContainerOptionsBuilder::default()
+                .signal(&signal)
+                .build();
             inner
                 .call(
                     &format!("kill with {signal}"),
@@ -254,7 +259,9 @@ impl Container {
             let mut stream = inner.docker().wait_container(&inner.id, None);
             match stream.next().await {
                 Some(Ok(r)) => Ok(r.status_code),
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+                    Ok(code)
+                }
                 Some(Err(e)) => Err(Error::engine(inner.action("wait for"), e)),
                 None => Err(Error::Engine {
                     action: inner.action("wait for"),

@@ -42,7 +42,10 @@ impl Ignore {
             rules.push(Rule { regex, exclude });
         }
         let has_exceptions = rules.iter().any(|r| !r.exclude);
-        Ok(Ignore { rules, has_exceptions })
+        Ok(Ignore {
+            rules,
+            has_exceptions,
+        })
     }
 
     /// Whether the file or folder at `path` (relative, `/`-separated) is left out.
@@ -66,7 +69,9 @@ impl Ignore {
 impl Rule {
     /// The pattern matches the path itself or one of its parent folders.
     fn matches(&self, path: &str) -> bool {
-        path.match_indices('/').any(|(i, _)| self.regex.is_match(&path[..i])) || self.regex.is_match(path)
+        path.match_indices('/')
+            .any(|(i, _)| self.regex.is_match(&path[..i]))
+            || self.regex.is_match(path)
     }
 }
 
@@ -109,7 +114,10 @@ fn to_regex(pattern: &str) -> String {
                 re.push_str(&regex::escape(&chars[i].to_string()));
             }
             '[' => {
-                let close = chars[i + 1..].iter().position(|&c| c == ']').map(|p| p + i + 1);
+                let close = chars[i + 1..]
+                    .iter()
+                    .position(|&c| c == ']')
+                    .map(|p| p + i + 1);
                 match close {
                     Some(end) => {
                         re.push('[');

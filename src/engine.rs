@@ -51,13 +51,11 @@ impl EngineConfig {
     ///   reach published ports, when it differs from the engine's (e.g. Docker in Docker).
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let tls = var("DOCKER_TLS_VERIFY")
-            .filter(|v| v != "0")
-            .map(|_| {
-                var("DOCKER_CERT_PATH")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| home().join(".docker"))
-            });
+        let tls = var("DOCKER_TLS_VERIFY").filter(|v| v != "0").map(|_| {
+            var("DOCKER_CERT_PATH")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home().join(".docker"))
+        });
         EngineConfig {
             host: var("DOCKER_HOST"),
             tls,
@@ -127,7 +125,9 @@ fn uid() -> u32 {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+        std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(0)
     }
     #[cfg(not(unix))]
     {
@@ -425,9 +425,15 @@ mod tests {
     #[test]
     fn remote_host_parses_endpoints() {
         assert_eq!(remote_host("unix:///var/run/docker.sock"), None);
-        assert_eq!(remote_host("tcp://10.0.0.5:2376").as_deref(), Some("10.0.0.5"));
+        assert_eq!(
+            remote_host("tcp://10.0.0.5:2376").as_deref(),
+            Some("10.0.0.5")
+        );
         assert_eq!(remote_host("tcp://[::1]:2375").as_deref(), Some("::1"));
-        assert_eq!(remote_host("https://docker.example/x").as_deref(), Some("docker.example"));
+        assert_eq!(
+            remote_host("https://docker.example/x").as_deref(),
+            Some("docker.example")
+        );
     }
 
     #[test]

@@ -66,7 +66,9 @@ pub enum Error {
     },
 
     /// An image build failed: a bad Dockerfile, or a step that failed.
-    #[error("building image `{image}` failed at {step}: {message}\n  last build output:\n    {output}")]
+    #[error(
+        "building image `{image}` failed at {step}: {message}\n  last build output:\n    {output}"
+    )]
     BuildFailed {
         /// The image reference being built.
         image: String,
@@ -99,7 +101,9 @@ pub enum Error {
     },
 
     /// A command run in a container with `exec` failed.
-    #[error("exec {cmd:?} in container `{container}` exited with code {exit_code}; stderr: {stderr}")]
+    #[error(
+        "exec {cmd:?} in container `{container}` exited with code {exit_code}; stderr: {stderr}"
+    )]
     ExecFailed {
         /// The container's name.
         container: String,

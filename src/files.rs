@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use bollard::query_parameters::{DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder};
+use bollard::query_parameters::{
+    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
 use futures::TryStreamExt;
 
 use crate::archive::{self, CopyIn, CopySource};
@@ -13,7 +15,12 @@ use crate::error::{Error, Result};
 impl Container {
     /// Writes `bytes` to the absolute path `target` in the container, with
     /// permission bits `mode`.
-    pub async fn copy_bytes_in(&self, target: &str, bytes: impl Into<Vec<u8>>, mode: u32) -> Result<()> {
+    pub async fn copy_bytes_in(
+        &self,
+        target: &str,
+        bytes: impl Into<Vec<u8>>,
+        mode: u32,
+    ) -> Result<()> {
         self.copy_in(CopyIn {
             source: CopySource::Bytes(bytes.into()),
             target: target.to_string(),
@@ -40,9 +47,11 @@ impl Container {
             inner
                 .call(
                     &format!("copy `{}` into", copy.target),
-                    inner
-                        .docker()
-                        .upload_to_container(&inner.id, Some(opts), bollard::body_full(tar.into())),
+                    inner.docker().upload_to_container(
+                        &inner.id,
+                        Some(opts),
+                        bollard::body_full(tar.into()),
+                    ),
                 )
                 .await
         })
@@ -76,7 +85,9 @@ impl Container {
 }
 
 async fn download(inner: &Inner, path: &str) -> Result<Vec<u8>> {
-    let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
+    let opts = DownloadFromContainerOptionsBuilder::default()
+        .path(path)
+        .build();
     let verb = format!("copy `{path}` out of");
     tracing::debug!(parent: &inner.span, "engine: {verb}");
     let chunks: Vec<_> = inner

@@ -10,7 +10,9 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 use bollard::models::{ImageInspect, ImageSummary};
-use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder};
+use bollard::query_parameters::{
+    ListImagesOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+};
 
 use crate::auth::Credentials;
 use crate::engine::{self, Engine};
@@ -76,9 +78,12 @@ impl PullPolicy {
     /// The policy in `DOCKHAND_PULL_POLICY`, or the default when unset.
     pub fn from_env() -> Result<Self> {
         match std::env::var(ENV_PULL_POLICY) {
-            Ok(v) if !v.trim().is_empty() => v
-                .parse()
-                .map_err(|_| Error::invalid(format!("{ENV_PULL_POLICY}=`{v}`"), "use `if-missing`, `always` or `never`")),
+            Ok(v) if !v.trim().is_empty() => v.parse().map_err(|_| {
+                Error::invalid(
+                    format!("{ENV_PULL_POLICY}=`{v}`"),
+                    "use `if-missing`, `always` or `never`",
+                )
+            }),
             _ => Ok(PullPolicy::default()),
         }
     }
@@ -102,7 +107,9 @@ impl Reference {
         // The first component names a registry when it looks like a host
         // (the same rule as the Docker CLI): a dot, a port, or `localhost`.
         let (registry, remainder) = match rest.split_once('/') {
-            Some((first, r)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            Some((first, r))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
                 (Some(first.to_string()), r)
             }
             _ => (None, rest),
@@ -190,7 +197,8 @@ static BUILT_HERE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 /// process: a local image, never looked for at a mirror.
 pub(crate) fn mark_built(reference: &str) {
     let mut set = BUILT_HERE.lock().unwrap_or_else(|e| e.into_inner());
-    set.get_or_insert_with(HashSet::new).insert(reference.to_string());
+    set.get_or_insert_with(HashSet::new)
+        .insert(reference.to_string());
 }
 
 fn is_built_here(reference: &str) -> bool {
@@ -242,7 +250,11 @@ impl PullOptions {
         if !local.iter().any(|n| n == image) {
             local.push(image.to_string());
         }
-        Ok(Plan { policy, local, remote })
+        Ok(Plan {
+            policy,
+            local,
+            remote,
+        })
     }
 }
 
@@ -251,7 +263,12 @@ impl PullOptions {
 ///
 /// With [`PullPolicy::IfMissing`] and the image present, this costs exactly
 /// one probe: no extra engine round-trip.
-pub(crate) async fn obtain<T, F, Fut>(engine: &Engine, image: &str, opts: &PullOptions, mut probe: F) -> Result<T>
+pub(crate) async fn obtain<T, F, Fut>(
+    engine: &Engine,
+    image: &str,
+    opts: &PullOptions,
+    mut probe: F,
+) -> Result<T>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
@@ -281,10 +298,12 @@ where
     for name in &plan.remote {
         match registry::pull(engine, name, &opts.auth).await {
             Ok(()) => {
-                return probe(name.clone()).await?.ok_or_else(|| Error::ImageNotFound {
-                    image: name.clone(),
-                    message: "pulled, but the engine does not find it afterwards".into(),
-                })
+                return probe(name.clone())
+                    .await?
+                    .ok_or_else(|| Error::ImageNotFound {
+                        image: name.clone(),
+                        message: "pulled, but the engine does not find it afterwards".into(),
+                    })
             }
             // A mirror may hold an official image with or without `library/`.
             Err(e @ Error::ImageNotFound { .. }) => {
@@ -298,7 +317,11 @@ where
 }
 
 fn quoted(names: &[String]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// True when the engine's answer means the image is not there.
@@ -499,7 +522,10 @@ impl ImageFilter {
     }
 
     fn push(&mut self, kind: &str, value: String) {
-        self.filters.entry(kind.to_string()).or_default().push(value);
+        self.filters
+            .entry(kind.to_string())
+            .or_default()
+            .push(value);
     }
 }
 
@@ -521,7 +547,9 @@ impl Engine {
     pub async fn list_images(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
         let docker = self.docker().clone();
         engine::run(async move {
-            let opts = ListImagesOptionsBuilder::default().filters(&filter.filters).build();
+            let opts = ListImagesOptionsBuilder::default()
+                .filters(&filter.filters)
+                .build();
             docker
                 .list_images(Some(opts))
                 .await
@@ -557,7 +585,11 @@ impl Engine {
     /// Gives the image `source` the name `target` (`repo[:tag]`, tag
     /// default `latest`), like `docker tag`.
     pub async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
-        let (docker, source, target) = (self.docker().clone(), source.to_string(), target.to_string());
+        let (docker, source, target) = (
+            self.docker().clone(),
+            source.to_string(),
+            target.to_string(),
+        );
         engine::run(async move {
             let parsed = Reference::parse(&target);
             let tag = parsed.tag.clone().unwrap_or_else(|| "latest".into());
@@ -587,7 +619,9 @@ pub(crate) async fn remove(docker: &bollard::Docker, reference: &str) -> Result<
     let opts = RemoveImageOptionsBuilder::default().build();
     match docker.remove_image(reference, Some(opts), None).await {
         Ok(_) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
         Err(e) => Err(Error::engine(format!("remove image `{reference}`"), e)),
     }
 }
@@ -602,7 +636,10 @@ mod tests {
         assert_eq!(r.registry.as_deref(), Some("127.0.0.1:5000"));
         assert_eq!((r.path.as_str(), r.tag.as_deref()), ("x/y", Some("1")));
         let r = Reference::parse("postgres");
-        assert_eq!((r.registry(), r.path.as_str(), r.tag.as_deref()), ("docker.io", "postgres", None));
+        assert_eq!(
+            (r.registry(), r.path.as_str(), r.tag.as_deref()),
+            ("docker.io", "postgres", None)
+        );
         let r = Reference::parse("localhost/app@sha256:abc");
         assert_eq!(r.registry.as_deref(), Some("localhost"));
         assert_eq!(r.digest.as_deref(), Some("sha256:abc"));
@@ -615,22 +652,37 @@ mod tests {
         let p = "127.0.0.1:5000/";
         assert_eq!(
             prefixed_names("postgres:16", p),
-            ["127.0.0.1:5000/postgres:16", "127.0.0.1:5000/library/postgres:16"]
+            [
+                "127.0.0.1:5000/postgres:16",
+                "127.0.0.1:5000/library/postgres:16"
+            ]
         );
         assert_eq!(
             prefixed_names("library/postgres:16", p),
-            ["127.0.0.1:5000/library/postgres:16", "127.0.0.1:5000/postgres:16"]
+            [
+                "127.0.0.1:5000/library/postgres:16",
+                "127.0.0.1:5000/postgres:16"
+            ]
         );
         assert_eq!(prefixed_names("x/y:tag", p), ["127.0.0.1:5000/x/y:tag"]);
-        assert_eq!(prefixed_names("docker.io/x/y", "mirror.local/hub"), ["mirror.local/hub/x/y"]);
+        assert_eq!(
+            prefixed_names("docker.io/x/y", "mirror.local/hub"),
+            ["mirror.local/hub/x/y"]
+        );
         assert_eq!(prefixed_names("ghcr.io/x/y:1", p), ["ghcr.io/x/y:1"]);
-        assert_eq!(prefixed_names("localhost:5000/x:1", p), ["localhost:5000/x:1"]);
+        assert_eq!(
+            prefixed_names("localhost:5000/x:1", p),
+            ["localhost:5000/x:1"]
+        );
         assert_eq!(prefixed_names("x/y:1", "  "), ["x/y:1"]);
     }
 
     #[test]
     fn pull_policies_parse() {
-        assert_eq!("If_Missing".parse::<PullPolicy>().unwrap(), PullPolicy::IfMissing);
+        assert_eq!(
+            "If_Missing".parse::<PullPolicy>().unwrap(),
+            PullPolicy::IfMissing
+        );
         assert_eq!("never".parse::<PullPolicy>().unwrap(), PullPolicy::Never);
         assert!("sometimes".parse::<PullPolicy>().is_err());
         assert_eq!(PullPolicy::Always.to_string(), "always");

@@ -126,7 +126,11 @@ pub struct PortMapping {
 
 impl fmt::Display for PortMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{} -> {}", self.host_ip, self.host_port, self.container)
+        write!(
+            f,
+            "{}:{} -> {}",
+            self.host_ip, self.host_port, self.container
+        )
     }
 }
 
@@ -134,12 +138,18 @@ impl fmt::Display for PortMapping {
 pub(crate) fn mappings_from_inspect(
     info: &bollard::models::ContainerInspectResponse,
 ) -> Vec<PortMapping> {
-    let Some(ports) = info.network_settings.as_ref().and_then(|n| n.ports.as_ref()) else {
+    let Some(ports) = info
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.ports.as_ref())
+    else {
         return Vec::new();
     };
     let mut out: Vec<PortMapping> = ports
         .iter()
-        .filter_map(|(key, bindings)| Some((key.parse::<ContainerPort>().ok()?, bindings.as_ref()?)))
+        .filter_map(|(key, bindings)| {
+            Some((key.parse::<ContainerPort>().ok()?, bindings.as_ref()?))
+        })
         .flat_map(|(container, bindings)| {
             bindings.iter().filter_map(move |b| {
                 Some(PortMapping {

@@ -99,7 +99,11 @@ async fn pull_now(engine: &Engine, reference: &str, auth: &AuthSource) -> Result
                 if let Some(message) = info.error_detail.and_then(|d| d.message) {
                     return Err(classify("pull", &parsed, message));
                 }
-                progress.update(info.id.as_deref(), info.status.as_deref(), info.progress_detail.as_ref());
+                progress.update(
+                    info.id.as_deref(),
+                    info.status.as_deref(),
+                    info.progress_detail.as_ref(),
+                );
             }
             Err(e) => {
                 return Err(match engine_message(e) {
@@ -209,7 +213,9 @@ async fn push_now(engine: &Engine, reference: &str, auth: &AuthSource) -> Result
 
 /// The engine's own words in an error, whether it answered with an error
 /// status or reported the error mid-stream; other errors are handed back.
-pub(crate) fn engine_message(e: bollard::errors::Error) -> std::result::Result<String, bollard::errors::Error> {
+pub(crate) fn engine_message(
+    e: bollard::errors::Error,
+) -> std::result::Result<String, bollard::errors::Error> {
     match e {
         bollard::errors::Error::DockerResponseServerError { message, .. } => Ok(message),
         bollard::errors::Error::DockerStreamError { error } => Ok(error),
@@ -254,8 +260,18 @@ pub(crate) fn classify(verb: &str, image: &Reference, message: String) -> Error 
             message,
         };
     }
-    if has(&["manifest unknown", "not found", "does not exist", "pull access denied", "no such image"]) {
-        let tag = image.tag.as_deref().or(image.digest.as_deref()).unwrap_or("latest");
+    if has(&[
+        "manifest unknown",
+        "not found",
+        "does not exist",
+        "pull access denied",
+        "no such image",
+    ]) {
+        let tag = image
+            .tag
+            .as_deref()
+            .or(image.digest.as_deref())
+            .unwrap_or("latest");
         let place = if verb == "push" {
             "this engine".to_string()
         } else {
@@ -299,28 +315,36 @@ impl Progress {
         }
     }
 
-    fn update(&mut self, layer: Option<&str>, status: Option<&str>, detail: Option<&ProgressDetail>) {
+    fn update(
+        &mut self,
+        layer: Option<&str>,
+        status: Option<&str>,
+        detail: Option<&ProgressDetail>,
+    ) {
         let (image, verb) = (&self.image, self.verb);
         let status = status.unwrap_or_default();
         let (Some(layer), Some(d)) = (layer, detail) else {
             tracing::debug!(%image, "{verb}: {status}");
             return;
         };
-        if matches!(status, "Pull complete" | "Already exists" | "Pushed" | "Layer already exists") {
+        if matches!(
+            status,
+            "Pull complete" | "Already exists" | "Pushed" | "Layer already exists"
+        ) {
             self.done_layers += 1;
             tracing::debug!(%image, layer, "{verb}: {status} ({} layers done)", self.done_layers);
         }
         if let (Some(cur), Some(total)) = (d.current, d.total) {
             if total > 0 {
-                self.layers.insert(layer.to_string(), (cur.max(0) as u64, total as u64));
+                self.layers
+                    .insert(layer.to_string(), (cur.max(0) as u64, total as u64));
             }
         } else {
             self.layers.entry(layer.to_string()).or_insert((0, 0));
             tracing::trace!(%image, layer, "{verb}: {status}");
         }
         let (cur, total) = self.bytes();
-        if total > 0 {
-            let percent = cur * 100 / total;
+        if let Some(percent) = (cur * 100).checked_div(total) {
             if percent >= self.next_percent {
                 tracing::info!(
                     %image,
@@ -359,7 +383,11 @@ mod tests {
     use super::*;
 
     fn kind(message: &str) -> &'static str {
-        match classify("pull", &Reference::parse("127.0.0.1:5000/x/y:1"), message.into()) {
+        match classify(
+            "pull",
+            &Reference::parse("127.0.0.1:5000/x/y:1"),
+            message.into(),
+        ) {
             Error::RegistryUnreachable { .. } => "unreachable",
             Error::RegistryAuthRefused { .. } => "auth",
             Error::ImageNotFound { .. } => "not found",
@@ -374,7 +402,9 @@ mod tests {
             "not found"
         );
         assert_eq!(
-            kind(r#"Get "http://127.0.0.1:5009/v2/": dial tcp 127.0.0.1:5009: connect: connection refused"#),
+            kind(
+                r#"Get "http://127.0.0.1:5009/v2/": dial tcp 127.0.0.1:5009: connect: connection refused"#
+            ),
             "unreachable"
         );
         assert_eq!(
@@ -387,15 +417,25 @@ mod tests {
 
     #[test]
     fn not_found_names_repository_tag_and_registry() {
-        let e = classify("pull", &Reference::parse("127.0.0.1:5000/x/y:1"), "manifest unknown".into());
+        let e = classify(
+            "pull",
+            &Reference::parse("127.0.0.1:5000/x/y:1"),
+            "manifest unknown".into(),
+        );
         let text = e.to_string();
-        assert!(text.contains("`127.0.0.1:5000`") && text.contains("`x/y`") && text.contains("`1`"), "{text}");
+        assert!(
+            text.contains("`127.0.0.1:5000`") && text.contains("`x/y`") && text.contains("`1`"),
+            "{text}"
+        );
     }
 
     #[test]
     fn progress_sums_layers() {
         let mut p = Progress::new("pull", "x");
-        let d = |c, t| ProgressDetail { current: Some(c), total: Some(t) };
+        let d = |c, t| ProgressDetail {
+            current: Some(c),
+            total: Some(t),
+        };
         p.update(Some("a"), Some("Downloading"), Some(&d(5, 10)));
         p.update(Some("b"), Some("Downloading"), Some(&d(20, 30)));
         assert_eq!(p.bytes(), (25, 40));

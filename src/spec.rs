@@ -244,7 +244,12 @@ impl ContainerSpec {
 
     /// Copies `bytes` to the absolute path `target` before the container
     /// starts, with permission bits `mode` (e.g. `0o644`, `0o755`).
-    pub fn copy_bytes(mut self, target: impl Into<String>, bytes: impl Into<Vec<u8>>, mode: u32) -> Self {
+    pub fn copy_bytes(
+        mut self,
+        target: impl Into<String>,
+        bytes: impl Into<Vec<u8>>,
+        mode: u32,
+    ) -> Self {
         self.copies.push(CopyIn {
             source: CopySource::Bytes(bytes.into()),
             target: target.into(),
@@ -362,7 +367,10 @@ impl ContainerSpec {
     /// });
     /// # let _ = spec;
     /// ```
-    pub fn customize(mut self, f: impl Fn(&mut ContainerCreateBody) + Send + Sync + 'static) -> Self {
+    pub fn customize(
+        mut self,
+        f: impl Fn(&mut ContainerCreateBody) + Send + Sync + 'static,
+    ) -> Self {
         self.customizers.push(Arc::new(f));
         self
     }
@@ -401,7 +409,10 @@ impl ContainerSpec {
                 if !source.exists() {
                     return Err(Error::invalid(
                         what(),
-                        format!("bind source `{}` does not exist on this machine", source.display()),
+                        format!(
+                            "bind source `{}` does not exist on this machine",
+                            source.display()
+                        ),
                     ));
                 }
             }
@@ -410,7 +421,9 @@ impl ContainerSpec {
             c.validate()?;
         }
         if let Some(p) = &self.name_prefix {
-            let ok = p.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            let ok = p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
             if p.is_empty() || !ok {
                 return Err(Error::invalid(
                     what(),

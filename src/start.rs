@@ -52,7 +52,10 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
                 match docker.create_container(Some(opts), body).await {
                     Ok(created) => Ok(Some(created)),
                     Err(e) if image::is_missing_image(&e) => Ok(None),
-                    Err(e) => Err(Error::engine(format!("create container `{name}` from `{image}`"), e)),
+                    Err(e) => Err(Error::engine(
+                        format!("create container `{name}` from `{image}`"),
+                        e,
+                    )),
                 }
             }
         })
@@ -78,7 +81,11 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
             inner
                 .call(
                     "copy files into",
-                    docker.upload_to_container(&inner.id, Some(opts), bollard::body_full(tar.into())),
+                    docker.upload_to_container(
+                        &inner.id,
+                        Some(opts),
+                        bollard::body_full(tar.into()),
+                    ),
                 )
                 .await?;
         }

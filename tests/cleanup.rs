@@ -9,7 +9,10 @@ async fn drop_in_multi_thread_runtime_removes_container() {
     let id = c.id().to_string();
     assert!(container_exists(&id));
     drop(c);
-    assert!(!container_exists(&id), "container {id} still exists after drop");
+    assert!(
+        !container_exists(&id),
+        "container {id} still exists after drop"
+    );
 }
 
 #[tokio::test]
@@ -18,7 +21,10 @@ async fn drop_in_current_thread_runtime_removes_container() {
     let id = c.id().to_string();
     assert!(container_exists(&id));
     drop(c);
-    assert!(!container_exists(&id), "container {id} still exists after drop");
+    assert!(
+        !container_exists(&id),
+        "container {id} still exists after drop"
+    );
 }
 
 #[test]
@@ -27,7 +33,10 @@ fn drop_without_runtime_removes_container() {
     let id = c.id().to_string();
     assert!(container_exists(&id));
     drop(c);
-    assert!(!container_exists(&id), "container {id} still exists after drop");
+    assert!(
+        !container_exists(&id),
+        "container {id} still exists after drop"
+    );
 }
 
 #[test]
@@ -72,7 +81,10 @@ async fn dropped_inside_a_spawned_task_at_runtime_shutdown() {
     .join()
     .unwrap();
     let id = rx.recv().unwrap();
-    assert!(!container_exists(&id), "container {id} survived runtime shutdown");
+    assert!(
+        !container_exists(&id),
+        "container {id} survived runtime shutdown"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +110,10 @@ async fn anonymous_volumes_are_removed_with_the_container() {
     let v = volume.clone();
     let still_there =
         common::engine_call(move |docker| async move { docker.inspect_volume(&v).await.is_ok() });
-    assert!(!still_there, "anonymous volume {volume} survived the container");
+    assert!(
+        !still_there,
+        "anonymous volume {volume} survived the container"
+    );
 }
 
 #[tokio::test]
@@ -113,20 +128,24 @@ async fn cancelled_start_leaves_nothing_behind() {
         let left = common::engine_call({
             let prefix = prefix.clone();
             move |docker| async move {
-                let opts = dockhand::bollard::query_parameters::ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&std::collections::HashMap::from([(
-                        "name".to_string(),
-                        vec![prefix],
-                    )]))
-                    .build();
+                let opts =
+                    dockhand::bollard::query_parameters::ListContainersOptionsBuilder::default()
+                        .all(true)
+                        .filters(&std::collections::HashMap::from([(
+                            "name".to_string(),
+                            vec![prefix],
+                        )]))
+                        .build();
                 docker.list_containers(Some(opts)).await.unwrap().len()
             }
         });
         if left == 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "cancelled start left {left} containers");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cancelled start left {left} containers"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use common::images::{auth_registry, credentials, image_id, registry, tag, unique_repo, Cleanup};
-use dockhand::{ContainerSpec, Credentials, Engine, Error, ImageFilter, ImagePull, ImagePush, PullPolicy};
+use dockhand::{
+    ContainerSpec, Credentials, Engine, Error, ImageFilter, ImagePull, ImagePush, PullPolicy,
+};
 
 /// Pushes the busybox test image to `reference` and removes it locally, so
 /// the registry is the only place that has it.
@@ -39,7 +41,11 @@ async fn push_remove_and_pull_back() {
     assert_eq!(name, reference);
     assert_eq!(image_id(&reference), image_id(&common::image()));
 
-    let c = ContainerSpec::new(&reference).cmd(["sleep", "60"]).start().await.unwrap();
+    let c = ContainerSpec::new(&reference)
+        .cmd(["sleep", "60"])
+        .start()
+        .await
+        .unwrap();
     assert_eq!(c.exec(["echo", "pulled"]).await.unwrap().stdout, "pulled\n");
 }
 
@@ -48,7 +54,11 @@ async fn a_missing_image_is_pulled_when_a_container_starts() {
     let mut cleanup = Cleanup::default();
     let reference = format!("{}/{}:1", registry(), unique_repo("autopull"));
     seed(&reference, &mut cleanup, None).await;
-    let c = ContainerSpec::new(&reference).cmd(["sleep", "60"]).start().await.unwrap();
+    let c = ContainerSpec::new(&reference)
+        .cmd(["sleep", "60"])
+        .start()
+        .await
+        .unwrap();
     assert!(image_id(&reference).is_some());
     drop(c);
 }
@@ -70,15 +80,22 @@ async fn pull_policies() {
     assert!(image_id(&reference).is_none());
 
     // if-missing pulls what is missing.
-    ImagePull::new(&reference).policy(PullPolicy::IfMissing).run().await.unwrap();
+    ImagePull::new(&reference)
+        .policy(PullPolicy::IfMissing)
+        .run()
+        .await
+        .unwrap();
     let a = image_id(&reference).unwrap();
 
     // Point the registry's tag at another image, keep the old one locally.
-    let b_ref = dockhand::ImageBuild::from_dockerfile(format!("FROM {}\nLABEL variant=b\n", common::image()))
-        .name(unique_repo("policy-b"))
-        .build()
-        .await
-        .unwrap();
+    let b_ref = dockhand::ImageBuild::from_dockerfile(format!(
+        "FROM {}\nLABEL variant=b\n",
+        common::image()
+    ))
+    .name(unique_repo("policy-b"))
+    .build()
+    .await
+    .unwrap();
     cleanup.add(&b_ref);
     let b = image_id(&b_ref).unwrap();
     tag(&b_ref, &reference);
@@ -86,9 +103,17 @@ async fn pull_policies() {
     tag(&a, &reference);
 
     // if-missing and never keep the local image; always fetches the new one.
-    ImagePull::new(&reference).policy(PullPolicy::IfMissing).run().await.unwrap();
+    ImagePull::new(&reference)
+        .policy(PullPolicy::IfMissing)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(image_id(&reference).unwrap(), a);
-    ImagePull::new(&reference).policy(PullPolicy::Never).run().await.unwrap();
+    ImagePull::new(&reference)
+        .policy(PullPolicy::Never)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(image_id(&reference).unwrap(), a);
     let c = ContainerSpec::new(&reference)
         .pull_policy(PullPolicy::Always)
@@ -114,7 +139,10 @@ async fn prefix_substitution_runs_docker_hub_names_from_the_mirror() {
         .await
         .unwrap();
     let info = c.inspect().await.unwrap();
-    assert_eq!(info.config.unwrap().image.as_deref(), Some(mirrored.as_str()));
+    assert_eq!(
+        info.config.unwrap().image.as_deref(),
+        Some(mirrored.as_str())
+    );
     drop(c);
 
     // A locally built image under its plain name is used as it is.
@@ -124,7 +152,10 @@ async fn prefix_substitution_runs_docker_hub_names_from_the_mirror() {
         .start()
         .await
         .unwrap();
-    assert_eq!(c.inspect().await.unwrap().config.unwrap().image, Some(common::image()));
+    assert_eq!(
+        c.inspect().await.unwrap().config.unwrap().image,
+        Some(common::image())
+    );
     drop(c);
 
     // Opting out: the plain name is not on the engine, and never pulled
@@ -136,7 +167,10 @@ async fn prefix_substitution_runs_docker_hub_names_from_the_mirror() {
         .start()
         .await
         .unwrap_err();
-    assert!(err.to_string().contains(&format!("`{repo}:other`")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("`{repo}:other`")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -147,15 +181,31 @@ async fn push_and_pull_with_explicit_credentials() {
     let none = empty_config();
     let wrong = Credentials::new(credentials().username().unwrap(), "wrong-password");
 
-    let err = ImagePush::new(&reference).docker_config(none.path()).run().await.unwrap_err();
+    let err = ImagePush::new(&reference)
+        .docker_config(none.path())
+        .run()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::RegistryAuthRefused { .. }), "{err}");
-    let err = ImagePush::new(&reference).credentials(wrong.clone()).run().await.unwrap_err();
+    let err = ImagePush::new(&reference)
+        .credentials(wrong.clone())
+        .run()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::RegistryAuthRefused { .. }), "{err}");
     assert!(err.to_string().contains(&auth_registry()), "{err}");
-    ImagePush::new(&reference).credentials(credentials()).run().await.unwrap();
+    ImagePush::new(&reference)
+        .credentials(credentials())
+        .run()
+        .await
+        .unwrap();
 
     common::images::remove_image(&reference);
-    let err = ImagePull::new(&reference).docker_config(none.path()).run().await.unwrap_err();
+    let err = ImagePull::new(&reference)
+        .docker_config(none.path())
+        .run()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::RegistryAuthRefused { .. }), "{err}");
     let err = ContainerSpec::new(&reference)
         .registry_credentials(wrong)
@@ -185,8 +235,15 @@ async fn credentials_from_a_docker_config_folder() {
         std::fs::write(dir.join("config.json"), text).unwrap();
     };
     let wrong = tempfile::tempdir().unwrap();
-    write(wrong.path(), format!(r#"{{"username":"{user}","password":"nope"}}"#));
-    let err = ImagePull::new(&reference).docker_config(wrong.path()).run().await.unwrap_err();
+    write(
+        wrong.path(),
+        format!(r#"{{"username":"{user}","password":"nope"}}"#),
+    );
+    let err = ImagePull::new(&reference)
+        .docker_config(wrong.path())
+        .run()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::RegistryAuthRefused { .. }), "{err}");
 
     // `auth` is base64 of user:password, as `docker login` writes it.
@@ -205,17 +262,30 @@ async fn credentials_from_a_docker_config_folder() {
 #[tokio::test]
 async fn errors_tell_missing_from_unreachable() {
     let repo = unique_repo("missing");
-    let err = ImagePull::new(format!("{}/{repo}:nope", registry())).run().await.unwrap_err();
+    let err = ImagePull::new(format!("{}/{repo}:nope", registry()))
+        .run()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
     let text = err.to_string();
     for part in [registry().as_str(), repo.as_str(), "`nope`"] {
         assert!(text.contains(part), "`{part}` missing from: {text}");
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let err = ImagePull::new(format!("127.0.0.1:{port}/x/y:1")).run().await.unwrap_err();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = ImagePull::new(format!("127.0.0.1:{port}/x/y:1"))
+        .run()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::RegistryUnreachable { .. }), "{err}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
 }
 
 /// Counts the "pulling image" events per image, from every thread.
@@ -225,7 +295,8 @@ fn pulls() -> &'static Arc<Mutex<HashMap<String, usize>>> {
     COUNTS.get_or_init(|| {
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let layer = PullCounter(counts.clone());
-        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .unwrap();
         counts
     })
 }
@@ -267,7 +338,12 @@ async fn concurrent_starts_pull_once() {
     for c in &containers {
         assert!(c.is_ok(), "{:?}", c.as_ref().err());
     }
-    assert_eq!(counts.lock().unwrap().get(&reference), Some(&1), "{:?}", counts.lock().unwrap());
+    assert_eq!(
+        counts.lock().unwrap().get(&reference),
+        Some(&1),
+        "{:?}",
+        counts.lock().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -282,7 +358,11 @@ async fn housekeeping_lists_tags_and_removes() {
         .unwrap();
     cleanup.add(&built);
     let found = engine
-        .list_images(ImageFilter::new().this_session().reference(&format!("{repo}:*")))
+        .list_images(
+            ImageFilter::new()
+                .this_session()
+                .reference(&format!("{repo}:*")),
+        )
         .await
         .unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
@@ -291,7 +371,10 @@ async fn housekeeping_lists_tags_and_removes() {
     let copy = cleanup.add(format!("{repo}-copy:v1"));
     engine.tag_image(&built, &copy).await.unwrap();
     assert!(engine.image_exists(&copy).await.unwrap());
-    assert_eq!(engine.inspect_image(&copy).await.unwrap().id, image_id(&built));
+    assert_eq!(
+        engine.inspect_image(&copy).await.unwrap().id,
+        image_id(&built)
+    );
     assert!(engine.remove_image(&copy).await.unwrap());
     assert!(!engine.remove_image(&copy).await.unwrap());
     assert!(!engine.image_exists(&copy).await.unwrap());
@@ -306,14 +389,20 @@ fn blocking_pull_and_push() {
     tag(&common::image(), &reference);
     ImagePush::new(&reference).run_blocking().unwrap();
     common::images::remove_image(&reference);
-    assert_eq!(ImagePull::new(&reference).run_blocking().unwrap(), reference);
+    assert_eq!(
+        ImagePull::new(&reference).run_blocking().unwrap(),
+        reference
+    );
 }
 
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);

@@ -5,7 +5,9 @@
 //! its own with a single test: nothing else reads them while it sets them.
 mod common;
 
-use common::images::{auth_registry, credentials, registry, required_env, tag, unique_repo, Cleanup};
+use common::images::{
+    auth_registry, credentials, registry, required_env, tag, unique_repo, Cleanup,
+};
 use dockhand::{ContainerSpec, Error, ImagePull, ImagePush};
 
 #[tokio::test]
@@ -21,15 +23,28 @@ async fn environment_sets_policy_prefix_and_docker_config() {
     // DOCKHAND_PULL_POLICY=never, the missing image is an error.
     std::env::set_var("DOCKHAND_IMAGE_PREFIX", format!("{}/", registry()));
     std::env::set_var("DOCKHAND_PULL_POLICY", "never");
-    let err = ContainerSpec::new(format!("{repo}:1")).start().await.unwrap_err();
+    let err = ContainerSpec::new(format!("{repo}:1"))
+        .start()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
     assert!(err.to_string().contains(&mirrored), "{err}");
     std::env::set_var("DOCKHAND_PULL_POLICY", "if-missing");
-    let c = ContainerSpec::new(format!("{repo}:1")).cmd(["true"]).start().await.unwrap();
-    assert_eq!(c.inspect().await.unwrap().config.unwrap().image.as_deref(), Some(mirrored.as_str()));
+    let c = ContainerSpec::new(format!("{repo}:1"))
+        .cmd(["true"])
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.inspect().await.unwrap().config.unwrap().image.as_deref(),
+        Some(mirrored.as_str())
+    );
     drop(c);
     std::env::set_var("DOCKHAND_PULL_POLICY", "sometimes");
-    let err = ContainerSpec::new(format!("{repo}:1")).start().await.unwrap_err();
+    let err = ContainerSpec::new(format!("{repo}:1"))
+        .start()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("DOCKHAND_PULL_POLICY"), "{err}");
     std::env::remove_var("DOCKHAND_PULL_POLICY");
     std::env::remove_var("DOCKHAND_IMAGE_PREFIX");
@@ -37,7 +52,11 @@ async fn environment_sets_policy_prefix_and_docker_config() {
     // DOCKER_CONFIG points at the folder holding config.json.
     let private = cleanup.add(format!("{}/{repo}:1", auth_registry()));
     tag(&common::image(), &private);
-    ImagePush::new(&private).credentials(credentials()).run().await.unwrap();
+    ImagePush::new(&private)
+        .credentials(credentials())
+        .run()
+        .await
+        .unwrap();
     common::images::remove_image(&private);
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
@@ -48,7 +67,10 @@ async fn environment_sets_policy_prefix_and_docker_config() {
     );
     std::fs::write(dir.path().join("config.json"), config).unwrap();
     std::env::set_var("DOCKER_CONFIG", dir.path());
-    assert_eq!(dockhand::DockerConfig::default_path(), dir.path().join("config.json"));
+    assert_eq!(
+        dockhand::DockerConfig::default_path(),
+        dir.path().join("config.json")
+    );
     assert_eq!(ImagePull::new(&private).run().await.unwrap(), private);
     std::env::remove_var("DOCKER_CONFIG");
 }

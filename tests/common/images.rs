@@ -1,19 +1,24 @@
 //! Helpers for the image and build tests: the local registries started by
 //! `scripts/test-env`, unique repository names, and removing test images.
 
-use dockhand::bollard::query_parameters::RemoveImageOptionsBuilder;
+use std::collections::HashMap;
+
+use dockhand::bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
 
 use super::engine_call;
 
 /// An environment variable `scripts/test-env` sets; panics saying so when
 /// it is missing, so a test needing a registry never passes silently.
 pub fn required_env(var: &str) -> String {
-    std::env::var(var).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
-        panic!(
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
             "{var} is not set: this test needs the local registries that `scripts/test-env` starts \
              (run `bash scripts/test-env --test <name>`)"
         )
-    })
+        })
 }
 
 /// The registry without auth, e.g. `127.0.0.1:5000`.
@@ -50,15 +55,40 @@ pub fn unique_repo(what: &str) -> String {
 /// The image id the engine has under `reference` (asked directly).
 pub fn image_id(reference: &str) -> Option<String> {
     let reference = reference.to_string();
-    engine_call(move |docker| async move { docker.inspect_image(&reference).await.ok().and_then(|i| i.id) })
+    engine_call(move |docker| async move {
+        docker
+            .inspect_image(&reference)
+            .await
+            .ok()
+            .and_then(|i| i.id)
+    })
 }
 
-/// Removes an image name directly (not through dockhand); absent is fine.
+/// Removes an image name directly (not through dockhand), with the digest
+/// references a pull or push of its repository left; absent is fine.
 pub fn remove_image(reference: &str) {
     let reference = reference.to_string();
+    // `repo:tag` -> `repo` (a colon after the last slash is a tag).
+    let repo = match reference.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => r.to_string(),
+        _ => reference.clone(),
+    };
     engine_call(move |docker| async move {
-        let opts = RemoveImageOptionsBuilder::default().force(true).build();
-        let _ = docker.remove_image(&reference, Some(opts), None).await;
+        let opts = || RemoveImageOptionsBuilder::default().force(true).build();
+        let _ = docker.remove_image(&reference, Some(opts()), None).await;
+        let filter = ListImagesOptionsBuilder::default()
+            .filters(&HashMap::from([("reference", vec![repo.as_str()])]))
+            .build();
+        let digests: Vec<String> = match docker.list_images(Some(filter)).await {
+            Ok(images) => images.into_iter().flat_map(|i| i.repo_digests).collect(),
+            Err(_) => Vec::new(),
+        };
+        for d in digests
+            .iter()
+            .filter(|d| d.starts_with(&format!("{repo}@")))
+        {
+            let _ = docker.remove_image(d, Some(opts()), None).await;
+        }
     })
 }
 
