@@ -235,7 +235,15 @@ impl PullOptions {
             Some(p) => p.clone(),
             None => std::env::var(ENV_IMAGE_PREFIX).unwrap_or_default(),
         };
-        if self.no_prefix || prefix.trim().is_empty() || is_built_here(image) {
+        if is_built_here(image) {
+            // Built in this process: local by definition, never pulled.
+            return Ok(Plan {
+                policy: PullPolicy::Never,
+                local: vec![image.to_string()],
+                remote: Vec::new(),
+            });
+        }
+        if self.no_prefix || prefix.trim().is_empty() {
             return Ok(Plan {
                 policy,
                 local: vec![image.to_string()],

@@ -27,7 +27,13 @@
 //! - [`engine`](Engine): finding and talking to the Docker engine.
 //! - [`ContainerSpec`]: what to run. [`Container`]: the running container.
 //! - [`Exec`], [`LogStream`], [`Stats`]: commands, output, resource use.
-//! - [`ImageBuild`]: images from Dockerfiles, cached by content.
+//! - [`ImageBuild`]: images from Dockerfiles, cached by content
+//!   (`.dockerignore`, build args and target included), or temporary.
+//! - [`PullPolicy`], [`ImagePull`], [`ImagePush`], [`Credentials`], [`DockerConfig`]:
+//!   registries. `DOCKHAND_PULL_POLICY` sets the default policy and
+//!   `DOCKHAND_IMAGE_PREFIX` (e.g. `127.0.0.1:5000/`) sends Docker Hub images
+//!   to a mirror. Housekeeping: [`Engine::list_images`], [`Engine::tag_image`],
+//!   [`Engine::remove_image`].
 //! - [`blocking`]: the same for tests without an async runtime.
 //!
 //! Every resource dockhand creates carries the labels `dockhand.session=<id>`

@@ -79,39 +79,60 @@ pub(crate) async fn pull(engine: &Engine, reference: &str, auth: &AuthSource) ->
 
 async fn pull_now(engine: &Engine, reference: &str, auth: &AuthSource) -> Result<()> {
     let parsed = Reference::parse(reference);
-    let registry = parsed.registry();
-    let creds = auth.for_registry(registry).await?;
+    let creds = auth.for_registry(parsed.registry()).await?;
     let repo = parsed.repository_with_registry();
-    let mut opts = CreateImageOptionsBuilder::default().from_image(&repo);
-    opts = match (&parsed.digest, &parsed.tag) {
-        (Some(d), _) => opts.tag(d),
-        (None, Some(t)) => opts.tag(t),
-        (None, None) => opts.tag("latest"),
-    };
-    tracing::info!(image = %reference, %registry, "pulling image");
-    let mut progress = Progress::new("pull", reference);
-    let mut stream = engine
-        .docker()
-        .create_image(Some(opts.build()), None, Some(creds));
+    let tag = parsed
+        .digest
+        .as_ref()
+        .or(parsed.tag.as_ref())
+        .map_or("latest", |t| t.as_str());
+    let opts = CreateImageOptionsBuilder::default()
+        .from_image(&repo)
+        .tag(tag)
+        .build();
+    let stream = engine.docker().create_image(Some(opts), None, Some(creds));
+    follow("pull", &parsed, stream, |info| Event {
+        error: info.error_detail.and_then(|d| d.message),
+        layer: info.id,
+        status: info.status,
+        detail: info.progress_detail,
+    })
+    .await
+}
+
+/// One message of a pull or push stream.
+struct Event {
+    error: Option<String>,
+    layer: Option<String>,
+    status: Option<String>,
+    detail: Option<ProgressDetail>,
+}
+
+/// Follows a pull or push to its end, reporting progress; an error in the
+/// stream becomes the error that says what went wrong.
+async fn follow<T>(
+    verb: &'static str,
+    image: &Reference,
+    mut stream: impl futures::Stream<Item = Result<T, bollard::errors::Error>> + Unpin,
+    event: impl Fn(T) -> Event,
+) -> Result<()> {
+    let reference = image.to_string();
+    tracing::info!(image = %reference, registry = %image.registry(), "{verb}ing image");
+    let mut progress = Progress::new(verb, &reference);
     while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                if let Some(message) = info.error_detail.and_then(|d| d.message) {
-                    return Err(classify("pull", &parsed, message));
-                }
-                progress.update(
-                    info.id.as_deref(),
-                    info.status.as_deref(),
-                    info.progress_detail.as_ref(),
-                );
-            }
+        let e = match item {
+            Ok(info) => event(info),
             Err(e) => {
                 return Err(match engine_message(e) {
-                    Ok(message) => classify("pull", &parsed, message),
-                    Err(e) => Error::engine(format!("pull image `{reference}`"), e),
+                    Ok(message) => classify(verb, image, message),
+                    Err(e) => Error::engine(format!("{verb} image `{reference}`"), e),
                 })
             }
+        };
+        if let Some(message) = e.error {
+            return Err(classify(verb, image, message));
         }
+        progress.update(e.layer.as_deref(), e.status.as_deref(), e.detail.as_ref());
     }
     progress.finish();
     Ok(())
@@ -183,32 +204,19 @@ impl ImagePush {
 
 async fn push_now(engine: &Engine, reference: &str, auth: &AuthSource) -> Result<()> {
     let parsed = Reference::parse(reference);
-    let registry = parsed.registry();
-    let creds = auth.for_registry(registry).await?;
+    let creds = auth.for_registry(parsed.registry()).await?;
     let repo = parsed.repository_with_registry();
-    let tag = parsed.tag.clone().unwrap_or_else(|| "latest".into());
-    let opts = PushImageOptionsBuilder::default().tag(&tag).build();
-    tracing::info!(image = %reference, %registry, "pushing image");
-    let mut progress = Progress::new("push", reference);
-    let mut stream = engine.docker().push_image(&repo, Some(opts), Some(creds));
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                if let Some(message) = info.error_detail.and_then(|d| d.message) {
-                    return Err(classify("push", &parsed, message));
-                }
-                progress.update(None, info.status.as_deref(), info.progress_detail.as_ref());
-            }
-            Err(e) => {
-                return Err(match engine_message(e) {
-                    Ok(message) => classify("push", &parsed, message),
-                    Err(e) => Error::engine(format!("push image `{reference}`"), e),
-                })
-            }
-        }
-    }
-    progress.finish();
-    Ok(())
+    let tag = parsed.tag.as_deref().unwrap_or("latest");
+    let opts = PushImageOptionsBuilder::default().tag(tag).build();
+    let stream = engine.docker().push_image(&repo, Some(opts), Some(creds));
+    // bollard's push messages carry no layer id: progress is by message only.
+    follow("push", &parsed, stream, |info| Event {
+        error: info.error_detail.and_then(|d| d.message),
+        layer: None,
+        status: info.status,
+        detail: info.progress_detail,
+    })
+    .await
 }
 
 /// The engine's own words in an error, whether it answered with an error

@@ -1,8 +1,8 @@
 //! Dockerfile builds and their content-hashed cache, against the real engine.
 mod common;
 
-use common::images::{image_id, unique_repo, Cleanup};
-use dockhand::{ContainerSpec, Engine, Error, ImageBuild};
+use common::images::{image_id, image_labels, started, unique_repo, Cleanup};
+use dockhand::{ContainerSpec, Error, ImageBuild};
 
 /// A context folder: a Dockerfile copying a few files, a `.dockerignore`.
 fn context() -> tempfile::TempDir {
@@ -40,11 +40,7 @@ fn created(reference: &str) -> Option<String> {
 }
 
 async fn run_cat(image: &str, path: &str) -> String {
-    let c = ContainerSpec::new(image)
-        .cmd(["sleep", "60"])
-        .start()
-        .await
-        .unwrap();
+    let c = started(ContainerSpec::new(image)).await;
     let out = c.exec(["cat", path]).await.unwrap();
     out.stdout
 }
@@ -84,23 +80,13 @@ async fn unchanged_context_is_neither_rebuilt_nor_uploaded() {
         run_cat(&first.reference, "/ctx/scratch/keep.txt").await,
         "keep 1\n"
     );
-    let c = ContainerSpec::new(&first.reference)
-        .cmd(["sleep", "60"])
-        .start()
-        .await
-        .unwrap();
+    // An image built here is local: even `always` does not try to pull it.
+    let c = started(ContainerSpec::new(&first.reference).pull_policy(dockhand::PullPolicy::Always))
+        .await;
     let ls = c.exec(["ls", "/ctx", "/ctx/scratch"]).await.unwrap().stdout;
     assert!(!ls.contains("debug.log") && !ls.contains("tmp.txt"), "{ls}");
     // Built images carry the session labels.
-    let labels = c
-        .engine()
-        .inspect_image(&first.reference)
-        .await
-        .unwrap()
-        .config
-        .unwrap()
-        .labels
-        .unwrap();
+    let labels = image_labels(&first.reference);
     assert_eq!(
         labels.get(dockhand::LABEL_SESSION).map(String::as_str),
         Some(dockhand::session_id())
@@ -273,24 +259,12 @@ async fn temporary_images_are_removed_when_the_handle_drops() {
     .await
     .unwrap();
     let reference = image.reference().to_string();
-    let engine = Engine::shared().await.unwrap();
-    let labels = engine
-        .inspect_image(&reference)
-        .await
-        .unwrap()
-        .config
-        .unwrap()
-        .labels
-        .unwrap();
+    let labels = image_labels(&reference);
     assert_eq!(
         labels.get(dockhand::LABEL_TEMPORARY).map(String::as_str),
         Some("true")
     );
-    let c = ContainerSpec::new(image.reference())
-        .cmd(["true"])
-        .start()
-        .await
-        .unwrap();
+    let c = started(ContainerSpec::new(image.reference())).await;
     drop(c);
     drop(image);
     assert!(

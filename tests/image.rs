@@ -5,7 +5,10 @@ mod common;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use common::images::{auth_registry, credentials, image_id, registry, tag, unique_repo, Cleanup};
+use common::images::{
+    auth_registry, created_from, credentials, image_id, registry, started, tag, unique_repo,
+    Cleanup,
+};
 use dockhand::{
     ContainerSpec, Credentials, Engine, Error, ImageFilter, ImagePull, ImagePush, PullPolicy,
 };
@@ -41,11 +44,7 @@ async fn push_remove_and_pull_back() {
     assert_eq!(name, reference);
     assert_eq!(image_id(&reference), image_id(&common::image()));
 
-    let c = ContainerSpec::new(&reference)
-        .cmd(["sleep", "60"])
-        .start()
-        .await
-        .unwrap();
+    let c = started(ContainerSpec::new(&reference)).await;
     assert_eq!(c.exec(["echo", "pulled"]).await.unwrap().stdout, "pulled\n");
 }
 
@@ -54,11 +53,7 @@ async fn a_missing_image_is_pulled_when_a_container_starts() {
     let mut cleanup = Cleanup::default();
     let reference = format!("{}/{}:1", registry(), unique_repo("autopull"));
     seed(&reference, &mut cleanup, None).await;
-    let c = ContainerSpec::new(&reference)
-        .cmd(["sleep", "60"])
-        .start()
-        .await
-        .unwrap();
+    let c = started(ContainerSpec::new(&reference)).await;
     assert!(image_id(&reference).is_some());
     drop(c);
 }
@@ -115,12 +110,7 @@ async fn pull_policies() {
         .await
         .unwrap();
     assert_eq!(image_id(&reference).unwrap(), a);
-    let c = ContainerSpec::new(&reference)
-        .pull_policy(PullPolicy::Always)
-        .cmd(["sleep", "60"])
-        .start()
-        .await
-        .unwrap();
+    let c = started(ContainerSpec::new(&reference).pull_policy(PullPolicy::Always)).await;
     assert_eq!(image_id(&reference).unwrap(), b);
     drop(c);
 }
@@ -132,30 +122,16 @@ async fn prefix_substitution_runs_docker_hub_names_from_the_mirror() {
     let mirrored = format!("{}/{repo}:tag", registry());
     seed(&mirrored, &mut cleanup, None).await;
 
-    let c = ContainerSpec::new(format!("{repo}:tag"))
-        .image_prefix(format!("{}/", registry()))
-        .cmd(["sleep", "60"])
-        .start()
-        .await
-        .unwrap();
-    let info = c.inspect().await.unwrap();
-    assert_eq!(
-        info.config.unwrap().image.as_deref(),
-        Some(mirrored.as_str())
-    );
+    let c =
+        started(ContainerSpec::new(format!("{repo}:tag")).image_prefix(format!("{}/", registry())))
+            .await;
+    assert_eq!(created_from(&c).await, Some(mirrored));
     drop(c);
 
     // A locally built image under its plain name is used as it is.
-    let c = ContainerSpec::new(common::image())
-        .image_prefix(format!("{}/", registry()))
-        .cmd(["true"])
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(
-        c.inspect().await.unwrap().config.unwrap().image,
-        Some(common::image())
-    );
+    let c =
+        started(ContainerSpec::new(common::image()).image_prefix(format!("{}/", registry()))).await;
+    assert_eq!(created_from(&c).await, Some(common::image()));
     drop(c);
 
     // Opting out: the plain name is not on the engine, and never pulled
@@ -213,12 +189,7 @@ async fn push_and_pull_with_explicit_credentials() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::RegistryAuthRefused { .. }), "{err}");
-    let c = ContainerSpec::new(&reference)
-        .registry_credentials(credentials())
-        .cmd(["true"])
-        .start()
-        .await
-        .unwrap();
+    let c = started(ContainerSpec::new(&reference).registry_credentials(credentials())).await;
     drop(c);
 }
 
@@ -250,12 +221,7 @@ async fn credentials_from_a_docker_config_folder() {
     let right = tempfile::tempdir().unwrap();
     let encoded = base64(format!("{user}:{pass}").as_bytes());
     write(right.path(), format!(r#"{{"auth":"{encoded}"}}"#));
-    let c = ContainerSpec::new(&reference)
-        .docker_config(right.path())
-        .cmd(["true"])
-        .start()
-        .await
-        .unwrap();
+    let c = started(ContainerSpec::new(&reference).docker_config(right.path())).await;
     drop(c);
 }
 

@@ -6,7 +6,8 @@
 mod common;
 
 use common::images::{
-    auth_registry, credentials, registry, required_env, tag, unique_repo, Cleanup,
+    auth_registry, created_from, credentials, registry, required_env, started, tag, unique_repo,
+    Cleanup,
 };
 use dockhand::{ContainerSpec, Error, ImagePull, ImagePush};
 
@@ -30,15 +31,8 @@ async fn environment_sets_policy_prefix_and_docker_config() {
     assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
     assert!(err.to_string().contains(&mirrored), "{err}");
     std::env::set_var("DOCKHAND_PULL_POLICY", "if-missing");
-    let c = ContainerSpec::new(format!("{repo}:1"))
-        .cmd(["true"])
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(
-        c.inspect().await.unwrap().config.unwrap().image.as_deref(),
-        Some(mirrored.as_str())
-    );
+    let c = started(ContainerSpec::new(format!("{repo}:1"))).await;
+    assert_eq!(created_from(&c).await, Some(mirrored.clone()));
     drop(c);
     std::env::set_var("DOCKHAND_PULL_POLICY", "sometimes");
     let err = ContainerSpec::new(format!("{repo}:1"))

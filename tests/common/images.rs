@@ -121,3 +121,25 @@ impl Drop for Cleanup {
         }
     }
 }
+
+/// Starts `spec` running `sleep 60` (removed when the handle drops).
+pub async fn started(spec: dockhand::ContainerSpec) -> dockhand::Container {
+    spec.cmd(["sleep", "60"]).start().await.unwrap()
+}
+
+/// The image name a container was created from, as the engine recorded it.
+pub async fn created_from(c: &dockhand::Container) -> Option<String> {
+    c.inspect().await.unwrap().config.and_then(|c| c.image)
+}
+
+/// The labels of an image (asked directly).
+pub fn image_labels(reference: &str) -> HashMap<String, String> {
+    let reference = reference.to_string();
+    engine_call(move |docker| async move {
+        let info = docker
+            .inspect_image(&reference)
+            .await
+            .expect("inspect image");
+        info.config.and_then(|c| c.labels).unwrap_or_default()
+    })
+}
