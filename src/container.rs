@@ -282,6 +282,11 @@ impl Container {
         engine::run(async move { inner.force_remove().await }).await
     }
 
+    /// [`remove`](Self::remove) for code without an async runtime.
+    pub fn remove_blocking(self) -> Result<()> {
+        engine::block(self.remove())
+    }
+
     /// A blocking view of this handle, for tests without an async runtime.
     pub fn blocking(&self) -> crate::blocking::BlockingContainer<'_> {
         crate::blocking::BlockingContainer::new(self)
