@@ -208,14 +208,43 @@ pub(crate) fn resolve(
     if let Some(c) = explicit {
         return Ok(Some(c.clone()));
     }
-    let config = match config {
-        Some(p) => DockerConfig::load(p)?,
-        None => DockerConfig::from_env().unwrap_or_else(|e| {
+    Ok(load_or_default(config)?.credentials_for(registry))
+}
+
+/// The given config (errors reported), or the default one (errors logged:
+/// a broken `~/.docker/config.json` must not fail a pull that needs no auth).
+fn load_or_default(config: Option<&Path>) -> Result<DockerConfig> {
+    match config {
+        Some(p) => DockerConfig::load(p),
+        None => Ok(DockerConfig::from_env().unwrap_or_else(|e| {
             tracing::warn!("dockhand: ignoring the Docker config: {e}");
             DockerConfig::default()
-        }),
-    };
-    Ok(config.credentials_for(registry))
+        })),
+    }
+}
+
+/// Every registry's credentials for a build (the engine's `X-Registry-Config`,
+/// used to pull `FROM` images): the config's, overridden by the explicit ones.
+pub(crate) fn for_build(
+    explicit: &[(String, Credentials)],
+    config: Option<&Path>,
+) -> Result<HashMap<String, DockerCredentials>> {
+    let mut all = load_or_default(config)?.auths;
+    for (registry, creds) in explicit {
+        all.insert(registry_key(registry), creds.clone());
+    }
+    Ok(all
+        .into_iter()
+        .map(|(registry, creds)| {
+            // The engine knows Docker Hub by its v1 index address.
+            let server = match registry.as_str() {
+                "docker.io" => "https://index.docker.io/v1/".to_string(),
+                _ => registry,
+            };
+            let engine = creds.to_engine(&server);
+            (server, engine)
+        })
+        .collect())
 }
 
 /// Standard base64 (padding optional). The only base64 dockhand reads is a

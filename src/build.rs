@@ -17,6 +17,7 @@ use bollard::query_parameters::BuildImageOptionsBuilder;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
+use crate::auth::{self, Credentials};
 use crate::dockerignore::Ignore;
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
@@ -57,6 +58,8 @@ pub struct ImageBuild {
     args: BTreeMap<String, String>,
     target: Option<String>,
     name: Option<String>,
+    credentials: Vec<(String, Credentials)>,
+    docker_config: Option<PathBuf>,
     engine: Option<Engine>,
 }
 
@@ -116,6 +119,8 @@ impl ImageBuild {
             args: BTreeMap::new(),
             target: None,
             name: None,
+            credentials: Vec::new(),
+            docker_config: None,
             engine: None,
         }
     }
@@ -187,6 +192,24 @@ impl ImageBuild {
     /// and tar contexts).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Credentials for `registry` (e.g. `127.0.0.1:5001`), for pulling
+    /// `FROM` images; added to those of the Docker config.
+    pub fn registry_credentials(
+        mut self,
+        registry: impl Into<String>,
+        credentials: Credentials,
+    ) -> Self {
+        self.credentials.push((registry.into(), credentials));
+        self
+    }
+
+    /// Reads registry credentials from this Docker config (a `config.json` or
+    /// its folder) instead of `$DOCKER_CONFIG`/`~/.docker`.
+    pub fn docker_config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.docker_config = Some(path.into());
         self
     }
 
@@ -609,6 +632,17 @@ async fn build_on(
             elapsed: started.elapsed(),
         });
     }
+    let auth = {
+        let (explicit, config) = (spec.credentials.clone(), spec.docker_config.clone());
+        tokio::task::spawn_blocking(move || auth::for_build(&explicit, config.as_deref()))
+            .await
+            .map_err(|e| {
+                Error::invalid(
+                    what.clone(),
+                    format!("reading the Docker config panicked: {e}"),
+                )
+            })??
+    };
     let tar = tokio::task::spawn_blocking(move || pack(&entries))
         .await
         .map_err(|e| Error::invalid(what.clone(), format!("packing the context panicked: {e}")))?
@@ -634,7 +668,7 @@ async fn build_on(
         opts = opts.target(t);
     }
     tracing::info!(%reference, context_bytes = uploaded_bytes, "building image");
-    let log = run_build(&engine, opts.build(), tar, &reference).await?;
+    let log = run_build(&engine, opts.build(), auth, tar, &reference).await?;
     image::mark_built(&reference);
     tracing::info!(%reference, "built in {:.1?}", started.elapsed());
     Ok(BuildReport {
@@ -651,12 +685,14 @@ async fn build_on(
 async fn run_build(
     engine: &Engine,
     opts: bollard::query_parameters::BuildImageOptions,
+    auth: HashMap<String, bollard::auth::DockerCredentials>,
     tar: Vec<u8>,
     reference: &str,
 ) -> Result<Vec<String>> {
-    let mut stream = engine
-        .docker()
-        .build_image(opts, None, Some(bollard::body_full(tar.into())));
+    let mut stream =
+        engine
+            .docker()
+            .build_image(opts, Some(auth), Some(bollard::body_full(tar.into())));
     let mut log: Vec<String> = Vec::new();
     let mut step: Option<String> = None;
     let fail = |step: &Option<String>, log: &[String], message: String| Error::BuildFailed {
@@ -680,7 +716,8 @@ async fn run_build(
         if let Some(text) = info.stream.as_deref() {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 tracing::debug!(image = %reference, "build: {line}");
-                if line.starts_with("Step ") {
+                // `Step 2/5 : RUN ...` (Docker), `STEP 2/5: RUN ...` (Podman).
+                if line.starts_with("Step ") || line.starts_with("STEP ") {
                     step = Some(line.to_string());
                 }
                 log.push(line.to_string());

@@ -284,3 +284,40 @@ fn blocking_build_from_a_folder() {
     cleanup.add(&reference);
     assert!(image_id(&reference).is_some());
 }
+
+#[tokio::test]
+async fn from_images_in_a_private_registry_need_credentials() {
+    let mut cleanup = Cleanup::default();
+    let registry = common::images::auth_registry();
+    let base = cleanup.add(format!("{registry}/{}:1", unique_repo("private-base")));
+    common::images::tag(&common::image(), &base);
+    dockhand::ImagePush::new(&base)
+        .credentials(common::images::credentials())
+        .run()
+        .await
+        .unwrap();
+    common::images::remove_image(&base);
+
+    let no_config = tempfile::tempdir().unwrap();
+    std::fs::write(no_config.path().join("config.json"), "{}").unwrap();
+    let name = unique_repo("private");
+    let build = || {
+        ImageBuild::from_dockerfile(format!("FROM {base}\nRUN echo built > /built\n"))
+            .name(&name)
+            .docker_config(no_config.path())
+    };
+    let err = build().build().await.unwrap_err();
+    let Error::BuildFailed { step, message, .. } = &err else {
+        panic!("expected BuildFailed, got {err}");
+    };
+    assert!(step.contains("FROM"), "{step}");
+    assert!(message.contains("auth"), "{message}");
+
+    let image = build()
+        .registry_credentials(&registry, common::images::credentials())
+        .build()
+        .await
+        .unwrap();
+    cleanup.add(&image);
+    assert_eq!(run_cat(&image, "/built").await, "built\n");
+}
