@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters::BuildImageOptionsBuilder;
@@ -233,14 +234,15 @@ impl ImageBuild {
     /// Like [`build`](Self::build), and says whether a build was needed.
     pub async fn build_report(self) -> Result<BuildReport> {
         let engine = self.engine_or_shared().await?;
-        engine::run(build_on(engine, self, None)).await
+        Ok(engine::run(build_on(engine, self, false)).await?.0)
     }
 
-    /// Builds an image that is removed when the returned handle drops: for
+    /// Builds an image that is removed when the last handle to it drops: for
     /// images no later run should reuse. It is labelled
     /// `dockhand.temporary=true` and tagged uniquely (`name:hash-tmp-<random>`),
-    /// so it never shares a name with the cached image of the same context;
-    /// the engine's layer cache still makes an unchanged rebuild quick.
+    /// so it never shares a name with the cached image of the same context.
+    /// While a handle lives, building the same context again in this process
+    /// hands out the same image without building.
     ///
     /// ```no_run
     /// # async fn demo() -> dockhand::Result<()> {
@@ -254,13 +256,9 @@ impl ImageBuild {
     /// ```
     pub async fn build_temporary(self) -> Result<TemporaryImage> {
         let engine = self.engine_or_shared().await?;
-        let probe = engine.clone();
-        let tmp = format!("tmp-{}", session::random_suffix());
-        let report = engine::run(build_on(probe, self, Some(tmp))).await?;
+        let (_, inner) = engine::run(build_on(engine, self, true)).await?;
         Ok(TemporaryImage {
-            engine,
-            reference: report.reference,
-            removed: false,
+            inner: inner.expect("a temporary build returns its handle"),
         })
     }
 
@@ -596,8 +594,8 @@ fn stable_mode(meta: &std::fs::Metadata) -> u32 {
 async fn build_on(
     engine: Engine,
     spec: ImageBuild,
-    temporary: Option<String>,
-) -> Result<BuildReport> {
+    temporary: bool,
+) -> Result<(BuildReport, Option<Arc<TempInner>>)> {
     let started = Instant::now();
     let what = spec.describe();
     let spec = Arc::new(spec);
@@ -614,24 +612,31 @@ async fn build_on(
     let (entries, hash) = hashed;
     let name = spec.name.clone().unwrap_or_else(|| spec.default_name());
     check_name(&name, &what)?;
-    let reference = match &temporary {
-        Some(suffix) => format!("{name}:{}-{suffix}", &hash[..16]),
-        None => format!("{name}:{}", &hash[..16]),
-    };
+    let base = format!("{name}:{}", &hash[..16]);
     // Tests building the same context at once build it once.
-    let lock = registry::flight(&format!("build {reference}"));
+    let lock = registry::flight(&format!("build {base}"));
     let _guard = lock.lock().await;
-    if temporary.is_none() && engine.docker().inspect_image(&reference).await.is_ok() {
-        tracing::debug!(%reference, "image for this context exists; not building");
-        image::mark_built(&reference);
-        return Ok(BuildReport {
-            reference,
-            built: false,
-            uploaded_bytes: 0,
-            log: Vec::new(),
-            elapsed: started.elapsed(),
-        });
-    }
+    let unbuilt = |reference: String| BuildReport {
+        reference,
+        built: false,
+        uploaded_bytes: 0,
+        log: Vec::new(),
+        elapsed: started.elapsed(),
+    };
+    let reference = if temporary {
+        if let Some(live) = live_temporary(&base) {
+            tracing::debug!(reference = %live.reference, "temporary image for this context is alive; not building");
+            return Ok((unbuilt(live.reference.clone()), Some(live)));
+        }
+        format!("{base}-tmp-{}", session::random_suffix())
+    } else {
+        if engine.docker().inspect_image(&base).await.is_ok() {
+            tracing::debug!(reference = %base, "image for this context exists; not building");
+            image::mark_built(&base);
+            return Ok((unbuilt(base), None));
+        }
+        base.clone()
+    };
     let auth = {
         let (explicit, config) = (spec.credentials.clone(), spec.docker_config.clone());
         tokio::task::spawn_blocking(move || auth::for_build(&explicit, config.as_deref()))
@@ -649,7 +654,7 @@ async fn build_on(
         .map_err(|e| Error::io(format!("packing the context of {what}"), e))?;
     let uploaded_bytes = tar.len() as u64;
     let mut labels = session::labels();
-    if temporary.is_some() {
+    if temporary {
         labels.insert(LABEL_TEMPORARY.into(), "true".into());
     }
     let buildargs: HashMap<&str, &str> = spec
@@ -671,13 +676,40 @@ async fn build_on(
     let log = run_build(&engine, opts.build(), auth, tar, &reference).await?;
     image::mark_built(&reference);
     tracing::info!(%reference, "built in {:.1?}", started.elapsed());
-    Ok(BuildReport {
+    let handle = temporary.then(|| share_temporary(&base, engine.clone(), reference.clone()));
+    let report = BuildReport {
         reference,
         built: true,
         uploaded_bytes,
         log,
         elapsed: started.elapsed(),
-    })
+    };
+    Ok((report, handle))
+}
+
+type LiveTemporaries = HashMap<String, std::sync::Weak<TempInner>>;
+
+/// Temporary images alive in this process, by `name:hash`.
+static LIVE_TEMPORARIES: Mutex<Option<LiveTemporaries>> = Mutex::new(None);
+
+/// The temporary image of this context, if a handle to it still lives.
+/// (Once the last handle is gone it cannot come back: its removal is underway.)
+fn live_temporary(base: &str) -> Option<Arc<TempInner>> {
+    let live = LIVE_TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
+    live.as_ref()?.get(base)?.upgrade()
+}
+
+fn share_temporary(base: &str, engine: Engine, reference: String) -> Arc<TempInner> {
+    let inner = Arc::new(TempInner {
+        engine,
+        reference,
+        removed: AtomicBool::new(false),
+    });
+    let mut live = LIVE_TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
+    let map = live.get_or_insert_with(HashMap::new);
+    map.retain(|_, weak| weak.strong_count() > 0);
+    map.insert(base.to_string(), Arc::downgrade(&inner));
+    inner
 }
 
 /// Streams the build's output through tracing and returns it; a failure
@@ -753,34 +785,43 @@ fn check_name(name: &str, what: &str) -> Result<()> {
     }
 }
 
-/// An image built by [`ImageBuild::build_temporary`]; dropping the handle
-/// removes it (as does [`remove`](Self::remove), reporting errors).
-/// Remove the containers started from it first: the engine refuses to
-/// remove an image a container uses.
-#[derive(Debug)]
+/// An image built by [`ImageBuild::build_temporary`]; it is removed when the
+/// last handle to it drops (clones, and builds of the same context in this
+/// process, share it). Remove the containers started from it first: the
+/// engine refuses to remove an image a container uses.
+#[derive(Debug, Clone)]
 pub struct TemporaryImage {
+    inner: Arc<TempInner>,
+}
+
+#[derive(Debug)]
+struct TempInner {
     engine: Engine,
     reference: String,
-    removed: bool,
+    removed: AtomicBool,
 }
 
 impl TemporaryImage {
     /// The image reference, for [`ContainerSpec::new`](crate::ContainerSpec::new).
     pub fn reference(&self) -> &str {
-        &self.reference
+        &self.inner.reference
     }
 
-    /// Removes the image now.
-    pub async fn remove(mut self) -> Result<()> {
-        self.removed = true;
-        let (docker, reference) = (self.engine.docker().clone(), self.reference.clone());
+    /// Drops this handle; when it is the last one, removes the image now,
+    /// reporting errors (dropping does the same, silently).
+    pub async fn remove(self) -> Result<()> {
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            return Ok(());
+        };
+        inner.removed.store(true, Ordering::SeqCst);
+        let (docker, reference) = (inner.engine.docker().clone(), inner.reference.clone());
         engine::run(async move { image::remove(&docker, &reference).await.map(drop) }).await
     }
 }
 
-impl Drop for TemporaryImage {
+impl Drop for TempInner {
     fn drop(&mut self) {
-        if self.removed {
+        if self.removed.load(Ordering::SeqCst) {
             return;
         }
         let (docker, reference) = (self.engine.docker().clone(), self.reference.clone());

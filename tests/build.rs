@@ -249,28 +249,43 @@ async fn inline_and_tar_contexts() {
 }
 
 #[tokio::test]
-async fn temporary_images_are_removed_when_the_handle_drops() {
-    let image = ImageBuild::from_dockerfile(format!(
+async fn temporary_images_are_removed_when_the_last_handle_drops() {
+    let build = ImageBuild::from_dockerfile(format!(
         "FROM {}\nLABEL purpose=temporary-test\n",
         common::image()
     ))
-    .name(unique_repo("temporary"))
-    .build_temporary()
-    .await
-    .unwrap();
+    .name(unique_repo("temporary"));
+    let image = build.clone().build_temporary().await.unwrap();
     let reference = image.reference().to_string();
+    assert!(reference.contains("-tmp-"), "{reference}");
     let labels = image_labels(&reference);
     assert_eq!(
         labels.get(dockhand::LABEL_TEMPORARY).map(String::as_str),
         Some("true")
     );
-    let c = started(ContainerSpec::new(image.reference())).await;
+
+    // The same context again, while a handle lives: the same image.
+    let again = build.clone().build_temporary().await.unwrap();
+    assert_eq!(again.reference(), reference);
+    let c = started(ContainerSpec::new(again.reference())).await;
     drop(c);
     drop(image);
+    assert!(
+        image_id(&reference).is_some(),
+        "removed while a handle lives"
+    );
+    again.remove().await.unwrap();
     assert!(
         image_id(&reference).is_none(),
         "temporary image {reference} still exists"
     );
+
+    // Once gone, a new build makes a new image; dropping removes it.
+    let fresh = build.build_temporary().await.unwrap();
+    let fresh_ref = fresh.reference().to_string();
+    assert_ne!(fresh_ref, reference);
+    drop(fresh);
+    assert!(image_id(&fresh_ref).is_none(), "{fresh_ref} still exists");
 }
 
 #[test]
