@@ -22,11 +22,8 @@ use crate::auth::{self, Credentials};
 use crate::dockerignore::Ignore;
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
-use crate::{image, registry, session};
-
-/// The label marking an image to be removed when its handle drops
-/// ([`ImageBuild::build_temporary`]); CI fails on leftovers carrying it.
-pub const LABEL_TEMPORARY: &str = "dockhand.temporary";
+use crate::session::{self, LABEL_TEMPORARY};
+use crate::{image, registry};
 
 /// How many lines of build output an error shows.
 const ERROR_TAIL: usize = 20;
@@ -787,7 +784,8 @@ fn check_name(name: &str, what: &str) -> Result<()> {
 
 /// An image built by [`ImageBuild::build_temporary`]; it is removed when the
 /// last handle to it drops (clones, and builds of the same context in this
-/// process, share it). Remove the containers started from it first: the
+/// process, share it), or by dockhand's end-of-session cleanup should the
+/// process die first. Remove the containers started from it first: the
 /// engine refuses to remove an image a container uses.
 #[derive(Debug, Clone)]
 pub struct TemporaryImage {

@@ -1,6 +1,17 @@
-//! Removing what dockhand created.
+//! Removing what dockhand created: one container, or everything a process
+//! or session left (used at process exit, by the reaper, the start-up sweep
+//! and `dockhand clean`). Only resources carrying the session label are ever
+//! touched, and never those kept on purpose or kept for reuse.
 
-use bollard::query_parameters::RemoveContainerOptionsBuilder;
+use std::collections::HashMap;
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    RemoveVolumeOptions,
+};
+
+use crate::session::{LABEL_KEEP, LABEL_PID, LABEL_REUSE, LABEL_SESSION, LABEL_TEMPORARY};
 
 /// Force-removes a container with its anonymous volumes. A container that is
 /// already gone counts as removed.
@@ -24,4 +35,117 @@ pub(crate) async fn remove_container(
         }) if message.contains("already in progress") => Ok(()),
         other => other,
     }
+}
+
+/// Whose resources to remove.
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub session: String,
+    /// Only those created by this process (sessions may span processes).
+    pub pid: Option<u32>,
+}
+
+impl Owner {
+    fn filters(&self) -> HashMap<String, Vec<String>> {
+        let mut labels = vec![format!("{LABEL_SESSION}={}", self.session)];
+        if let Some(pid) = self.pid {
+            labels.push(format!("{LABEL_PID}={pid}"));
+        }
+        HashMap::from([("label".to_string(), labels)])
+    }
+}
+
+/// What a sweep removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Removed {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+    pub images: Vec<String>,
+}
+
+impl Removed {
+    pub(crate) fn total(&self) -> usize {
+        self.containers.len() + self.networks.len() + self.volumes.len() + self.images.len()
+    }
+}
+
+fn spared(labels: Option<&HashMap<String, String>>) -> bool {
+    labels.is_some_and(|l| {
+        l.get(LABEL_KEEP).is_some_and(|v| v == "true")
+            || l.get(LABEL_REUSE).is_some_and(|v| v == "true")
+    })
+}
+
+/// Removes every container, network, volume and temporary image of `owner`,
+/// except kept and reused ones. Containers go first: they hold the rest.
+pub(crate) async fn remove_owned(docker: &bollard::Docker, owner: &Owner) -> Removed {
+    let filters = owner.filters();
+    let mut removed = Removed::default();
+
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = docker.list_containers(Some(opts)).await.unwrap_or_default();
+    let doomed: Vec<String> = containers
+        .into_iter()
+        .filter(|c| !spared(c.labels.as_ref()))
+        .filter_map(|c| c.id)
+        .collect();
+    let results =
+        futures::future::join_all(doomed.iter().map(|id| remove_container(docker, id))).await;
+    for (id, r) in doomed.into_iter().zip(results) {
+        match r {
+            Ok(()) => removed.containers.push(id),
+            Err(e) => tracing::warn!("dockhand: could not remove container {id}: {e}"),
+        }
+    }
+
+    let opts = ListNetworksOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    for n in docker.list_networks(Some(opts)).await.unwrap_or_default() {
+        let Some(id) = n.id else { continue };
+        match docker.remove_network(&id).await {
+            Ok(()) => removed.networks.push(id),
+            Err(e) => tracing::warn!("dockhand: could not remove network {id}: {e}"),
+        }
+    }
+
+    let opts = ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let volumes = docker
+        .list_volumes(Some(opts))
+        .await
+        .ok()
+        .and_then(|v| v.volumes)
+        .unwrap_or_default();
+    for v in volumes {
+        match docker
+            .remove_volume(&v.name, None::<RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => removed.volumes.push(v.name),
+            Err(e) => tracing::warn!("dockhand: could not remove volume {}: {e}", v.name),
+        }
+    }
+
+    let mut image_filters = filters.clone();
+    image_filters
+        .get_mut("label")
+        .expect("label filter")
+        .push(format!("{LABEL_TEMPORARY}=true"));
+    let opts = ListImagesOptionsBuilder::default()
+        .filters(&image_filters)
+        .build();
+    for img in docker.list_images(Some(opts)).await.unwrap_or_default() {
+        let opts = RemoveImageOptionsBuilder::default().force(true).build();
+        match docker.remove_image(&img.id, Some(opts), None).await {
+            Ok(_) => removed.images.push(img.id),
+            Err(e) => tracing::warn!("dockhand: could not remove image {}: {e}", img.id),
+        }
+    }
+    removed
 }

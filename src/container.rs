@@ -35,7 +35,9 @@ pub(crate) struct Inner {
     pub(crate) name: String,
     pub(crate) image: String,
     pub(crate) exposed: Vec<ContainerPort>,
-    pub(crate) keep: bool,
+    pub(crate) keep: AtomicBool,
+    /// Owned by a test scope: the scope removes (or keeps) it when the test ends.
+    pub(crate) in_scope: AtomicBool,
     pub(crate) ports: Mutex<Vec<PortMapping>>,
     pub(crate) removed: AtomicBool,
     pub(crate) span: tracing::Span,
@@ -71,7 +73,8 @@ impl Container {
                 name,
                 image,
                 exposed,
-                keep,
+                keep: AtomicBool::new(keep),
+                in_scope: AtomicBool::new(false),
                 ports: Mutex::new(Vec::new()),
                 removed: AtomicBool::new(false),
                 span,
@@ -101,7 +104,7 @@ impl Container {
 
     /// Whether the container is kept after the handle drops.
     pub fn is_kept(&self) -> bool {
-        self.inner.keep
+        self.inner.keep.load(Ordering::SeqCst)
     }
 
     /// Where published ports are reached: `127.0.0.1` for a local engine, the
@@ -344,7 +347,10 @@ impl Inner {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        if self.inner.keep || self.inner.removed.swap(true, Ordering::SeqCst) {
+        if self.inner.keep.load(Ordering::SeqCst)
+            || self.inner.in_scope.load(Ordering::SeqCst)
+            || self.inner.removed.swap(true, Ordering::SeqCst)
+        {
             return;
         }
         let inner = self.inner.clone();

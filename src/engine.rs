@@ -151,6 +151,7 @@ struct EngineInner {
     host_ip: IpAddr,
     local: bool,
     api_version: String,
+    tls: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -220,6 +221,11 @@ impl Engine {
 
     pub(crate) fn host_ip(&self) -> IpAddr {
         self.inner.host_ip
+    }
+
+    /// The TLS certificate folder, when connected with TLS.
+    pub(crate) fn tls_dir(&self) -> Option<&Path> {
+        self.inner.tls.as_deref()
     }
 
     /// True when the engine runs on this machine (unix socket or loopback tcp).
@@ -316,6 +322,7 @@ async fn try_connect(endpoint: &str, config: &EngineConfig) -> std::result::Resu
             host_ip,
             local,
             api_version,
+            tls: config.tls.clone(),
         }),
     })
 }
@@ -363,7 +370,8 @@ fn runtime() -> &'static Runtime {
 
 /// True on one of the engine runtime's threads, where blocking is forbidden.
 pub(crate) fn on_engine_runtime() -> bool {
-    ON_ENGINE_RUNTIME.with(|f| f.get())
+    // `try_with`: this is also asked at process exit, after thread-locals died.
+    ON_ENGINE_RUNTIME.try_with(|f| f.get()).unwrap_or(false)
 }
 
 /// Runs `fut` on the engine runtime; the returned future can be awaited from

@@ -52,30 +52,147 @@ mod engine;
 mod error;
 mod exec;
 mod files;
+mod harness;
 mod image;
 mod logs;
 mod mount;
 mod port;
+mod reaper;
 mod registry;
 mod session;
+mod shared;
 mod spec;
 mod start;
 mod stats;
+mod sweep;
 
 pub use auth::{Credentials, DockerConfig};
-pub use build::{BuildReport, ImageBuild, TemporaryImage, LABEL_TEMPORARY};
+pub use build::{BuildReport, ImageBuild, TemporaryImage};
 pub use container::Container;
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecOutput};
+pub use harness::fixture::{Fixture, SetupError, TestContext};
+pub use harness::keep::KeepPolicy;
 pub use image::{ImageFilter, ImagePull, PullPolicy, ENV_IMAGE_PREFIX, ENV_PULL_POLICY};
 pub use logs::{LogLine, LogStream, Logs, Source};
 pub use mount::Mount;
 pub use port::{ContainerPort, PortMapping, Protocol};
 pub use registry::ImagePush;
-pub use session::{session_id, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION};
+pub use session::{
+    session_id, session_labels, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION,
+    LABEL_TEMPORARY, LABEL_TEST,
+};
+pub use shared::Shared;
 pub use spec::ContainerSpec;
 pub use stats::Stats;
+pub use sweep::sweep_orphans;
 
 /// The bollard crate dockhand is built on, for calls it does not wrap.
 pub use bollard;
+
+/// What `#[dockhand::test]` expands to calls; not a stable API.
+#[doc(hidden)]
+pub mod __macro_support {
+    pub use crate::harness::{
+        container_parameter, fixture_parameter, run_async, run_sync, Flavor, SetupFailure,
+        TestOptions,
+    };
+    pub use crate::KeepPolicy;
+    pub use futures;
+    pub use std::time::Duration;
+}
+
+/// Turns a function into a test with containers (and any [`Fixture`]) as parameters.
+///
+/// ```no_run
+/// use dockhand::{Container, ContainerSpec};
+///
+/// fn web() -> ContainerSpec {
+///     ContainerSpec::new("dockhand-test/busybox")
+///         .cmd(["httpd", "-f", "-p", "8080"])
+///         .expose(8080)
+/// }
+///
+/// #[dockhand::test]
+/// async fn serves(#[spec(web())] web: Container, #[spec(web())] other: Container) {
+///     assert_ne!(web.addr(8080).unwrap(), other.addr(8080).unwrap());
+/// }
+/// ```
+///
+/// What it does:
+/// - builds the test's tokio runtime (current-thread by default), or none for a
+///   sync `fn`;
+/// - sets up every parameter **concurrently**: `#[spec(expr)] name: Container`
+///   starts the [`ContainerSpec`] `expr`; any other type must implement
+///   [`Fixture`]. If one fails, the others are removed and the test fails with
+///   an error naming the parameter;
+/// - names each container `<test>-<parameter>-<random>` and labels it
+///   `dockhand.test=<module::test>`, so `docker ps` shows whose it is;
+/// - when the test fails (a panic, or an `Err` returned), prints each container's
+///   last 50 log lines into the test's output (libtest shows it for failed tests);
+/// - removes every container the test started (parameters, and any started in
+///   the body) when it ends, whichever way it ends — or keeps them, see `keep`.
+///
+/// The body may return `()` or `Result<(), E: Debug>`. `#[should_panic]` and
+/// `#[ignore]` work as usual. Works under `cargo test` and `cargo nextest run`.
+///
+/// # Options
+///
+/// **`flavor = "multi_thread"`**, **`worker_threads = N`**: the runtime (async tests only).
+/// ```no_run
+/// #[dockhand::test(flavor = "multi_thread", worker_threads = 2)]
+/// async fn parallel() {}
+/// ```
+///
+/// **`keep = "never" | "on-failure" | "always"`**: keep the containers after the
+/// test for debugging (default: `DOCKHAND_KEEP`, else `never`). Kept containers
+/// carry `dockhand.keep=true` (from creation: labels cannot be added later; a
+/// passing test under `on-failure` removes them) and a banner on stderr gives
+/// their name, id, image, addresses (`127.0.0.1:49153 -> 5432/tcp`), a
+/// `docker exec -it <id> sh`, a `docker logs -f <id>` and the `docker rm` that
+/// removes them.
+/// ```no_run
+/// #[dockhand::test(keep = "on-failure")]
+/// async fn debug_me() {}
+/// ```
+///
+/// **`timeout = "30s"`** (`ms`, `s`, `m`, `h`): fail the test when set-up and body
+/// take longer; its containers are still removed (or kept).
+/// ```no_run
+/// #[dockhand::test(timeout = "30s")]
+/// fn sync_with_deadline() {}
+/// ```
+///
+/// **`skip_without_engine`** (or `DOCKHAND_SKIP_WITHOUT_ENGINE=1`): with no Docker
+/// engine, pass with a printed `SKIPPED` notice instead of failing. libtest has
+/// no "skipped" state, so such a test shows as passed.
+/// ```no_run
+/// #[dockhand::test(skip_without_engine)]
+/// async fn optional() {}
+/// ```
+///
+/// **`crate = path`**: where dockhand is, when the dependency is renamed.
+/// ```no_run
+/// # extern crate dockhand as my_dockhand;
+/// #[my_dockhand::test(crate = my_dockhand)]
+/// async fn renamed() {}
+/// ```
+///
+/// # Without the macro
+///
+/// `#[dockhand::test] async fn t(#[spec(web())] web: Container) { body }` is
+/// (nearly) this, with the harness functions doing the work:
+/// ```no_run
+/// # fn web() -> dockhand::ContainerSpec { dockhand::ContainerSpec::new("x") }
+/// #[test]
+/// fn t() {
+///     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+///     rt.block_on(async {
+///         let web = web().name_prefix("t-web").start().await.unwrap();
+///         let result = std::panic::AssertUnwindSafe(async { /* body */ });
+///         // ...on failure print web.tail(50), then drop(web) removes it
+///     });
+/// }
+/// ```
+pub use dockhand_macros::test;

@@ -8,7 +8,9 @@ use bollard::query_parameters::LogsOptionsBuilder;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::container::Container;
+use std::sync::Arc;
+
+use crate::container::{Container, Inner};
 use crate::engine;
 use crate::error::{Error, Result};
 
@@ -148,28 +150,7 @@ impl Container {
     }
 
     async fn log_lines(&self, tail: Option<usize>) -> Result<Vec<LogLine>> {
-        let inner = self.inner.clone();
-        engine::run(async move {
-            let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
-            let opts = LogsOptionsBuilder::default()
-                .stdout(true)
-                .stderr(true)
-                .tail(&tail)
-                .build();
-            tracing::debug!(parent: &inner.span, "engine: logs");
-            let mut stream = inner.docker().logs(&inner.id, Some(opts));
-            let mut asm = LineAssembler::default();
-            let mut lines = Vec::new();
-            while let Some(item) = stream.next().await {
-                let out = item.map_err(|e| Error::engine(inner.action("read logs of"), e))?;
-                if let Some((source, bytes)) = frame(&out) {
-                    lines.extend(asm.push(source, bytes));
-                }
-            }
-            lines.extend(asm.finish());
-            Ok(lines)
-        })
-        .await
+        engine::run(lines_of(self.inner.clone(), tail)).await
     }
 
     /// Follows the container's output from its first line, as it is written.
@@ -223,6 +204,32 @@ impl Container {
         let task = engine::spawn(fut);
         LogStream { rx, task }
     }
+}
+
+/// The last `n` lines of a container; called on the engine runtime.
+pub(crate) async fn tail_of(inner: Arc<Inner>, n: usize) -> Result<Vec<LogLine>> {
+    lines_of(inner, Some(n)).await
+}
+
+async fn lines_of(inner: Arc<Inner>, tail: Option<usize>) -> Result<Vec<LogLine>> {
+    let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&tail)
+        .build();
+    tracing::debug!(parent: &inner.span, "engine: logs");
+    let mut stream = inner.docker().logs(&inner.id, Some(opts));
+    let mut asm = LineAssembler::default();
+    let mut lines = Vec::new();
+    while let Some(item) = stream.next().await {
+        let out = item.map_err(|e| Error::engine(inner.action("read logs of"), e))?;
+        if let Some((source, bytes)) = frame(&out) {
+            lines.extend(asm.push(source, bytes));
+        }
+    }
+    lines.extend(asm.finish());
+    Ok(lines)
 }
 
 #[cfg(test)]

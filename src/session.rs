@@ -13,6 +13,14 @@ pub const LABEL_SESSION: &str = "dockhand.session";
 pub const LABEL_MANAGED: &str = "dockhand.managed";
 /// Label marking a container kept on purpose (`true`); cleanup never touches it.
 pub const LABEL_KEEP: &str = "dockhand.keep";
+/// Label carrying the path (`module::test`) of the test a container belongs to.
+pub const LABEL_TEST: &str = "dockhand.test";
+/// Label marking a container kept for reuse across runs (`true`).
+pub const LABEL_REUSE: &str = "dockhand.reuse";
+/// Label marking an image to remove when its session ends (`true`).
+pub const LABEL_TEMPORARY: &str = "dockhand.temporary";
+/// Label carrying the name of the machine the creating process ran on.
+pub const LABEL_HOST: &str = "dockhand.host";
 /// Label carrying the pid of the process that created the resource.
 pub const LABEL_PID: &str = "dockhand.pid";
 /// Label carrying the creation time (seconds since the Unix epoch).
@@ -46,6 +54,19 @@ fn valid_label_value(s: &str) -> bool {
 }
 
 /// The labels every resource created by this process carries.
+///
+/// Put them on resources you create yourself (with bollard) to have dockhand
+/// remove them with the process's own: at exit, through the watchdog, and
+/// with `dockhand clean`.
+///
+/// ```
+/// let labels = dockhand::session_labels();
+/// assert_eq!(labels["dockhand.session"], dockhand::session_id());
+/// ```
+pub fn session_labels() -> HashMap<String, String> {
+    labels()
+}
+
 pub(crate) fn labels() -> HashMap<String, String> {
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -56,10 +77,25 @@ pub(crate) fn labels() -> HashMap<String, String> {
         (LABEL_MANAGED.to_string(), "true".to_string()),
         (LABEL_PID.to_string(), std::process::id().to_string()),
         (LABEL_CREATED.to_string(), created.to_string()),
+        (LABEL_HOST.to_string(), hostname().to_string()),
     ])
 }
 
 /// A short random suffix for names, so parallel tests never collide.
 pub(crate) fn random_suffix() -> String {
     format!("{:08x}", rand::random::<u32>())
+}
+
+/// This machine's name, for telling whose processes a label's pid names.
+pub(crate) fn hostname() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".into())
+    })
 }

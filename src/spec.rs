@@ -392,7 +392,11 @@ impl ContainerSpec {
                 ));
             }
         }
-        if let Some(key) = self.labels.keys().find(|k| k.starts_with("dockhand.")) {
+        if let Some(key) = self
+            .labels
+            .keys()
+            .find(|k| k.starts_with("dockhand.") && *k != session::LABEL_TEST)
+        {
             return Err(Error::invalid(
                 what(),
                 format!("label `{key}`: keys starting with `dockhand.` are reserved for dockhand"),

@@ -3,12 +3,20 @@
 use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use tracing::Instrument;
 
+use std::sync::Arc;
+
 use crate::container::Container;
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
+use crate::harness::{
+    self,
+    keep::KeepPolicy,
+    scope::{self, Scope},
+};
 use crate::mount::Mount;
+use crate::session::LABEL_TEST;
 use crate::spec::ContainerSpec;
-use crate::{archive, image};
+use crate::{archive, image, reaper, sweep};
 
 impl ContainerSpec {
     /// Creates and starts the container; returns once it runs, with its
@@ -18,11 +26,23 @@ impl ContainerSpec {
     /// [`pull_policy`](Self::pull_policy) and `DOCKHAND_IMAGE_PREFIX`). Whatever fails after the
     /// container was created removes it again; cancelling this future does too.
     pub async fn start(self) -> Result<Container> {
+        // Read on the caller's thread: the test (if any) this container belongs to.
+        let scope = scope::current();
         let engine = match self.engine.clone() {
             Some(e) => e,
             None => Engine::shared().await?,
         };
-        engine::run(start_on(engine, self)).await
+        engine::run(start_on(engine, self.for_scope(scope.as_deref()), scope)).await
+    }
+
+    /// Starts a container that belongs to no test: removed when its handle
+    /// drops, or when the process ends.
+    pub(crate) async fn start_detached(self) -> Result<Container> {
+        let engine = match self.engine.clone() {
+            Some(e) => e,
+            None => Engine::shared().await?,
+        };
+        engine::run(start_on(engine, self, None)).await
     }
 
     /// [`start`](Self::start) for code without an async runtime.
@@ -31,11 +51,35 @@ impl ContainerSpec {
     }
 }
 
-async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
+impl ContainerSpec {
+    /// Names and labels a container after the test it belongs to; under a
+    /// keep policy it is labelled kept from birth (labels cannot be added
+    /// later), and the test's end removes it if the policy does not keep it.
+    fn for_scope(mut self, scope: Option<&Scope>) -> Self {
+        let Some(scope) = scope else { return self };
+        if self.name_prefix.is_none() {
+            let name = scope.test.rsplit("::").next().unwrap_or(&scope.test);
+            self.name_prefix = Some(harness::sanitize_name(name));
+        }
+        self.labels.insert(LABEL_TEST.into(), scope.test.clone());
+        if scope.keep != KeepPolicy::Never {
+            self.keep = true;
+        }
+        self
+    }
+}
+
+async fn start_on(
+    engine: Engine,
+    spec: ContainerSpec,
+    scope: Option<Arc<Scope>>,
+) -> Result<Container> {
     spec.validate()?;
     let name = spec.fresh_name();
     let span = tracing::info_span!("container", name = %name, image = %spec.image);
     async move {
+        reaper::ensure(&engine);
+        sweep::once(&engine);
         check_volumes(&engine, &spec).await?;
         let docker = engine.docker();
         let body = spec.create_body(&engine);
@@ -75,6 +119,9 @@ async fn start_on(engine: Engine, spec: ContainerSpec) -> Result<Container> {
             tracing::Span::current(),
         );
         let inner = container.inner.clone();
+        if let Some(scope) = &scope {
+            scope.register(inner.clone());
+        }
         if !spec.copies.is_empty() {
             let tar = archive::tar_for(&spec.copies)?;
             let opts = UploadToContainerOptionsBuilder::default().path("/").build();

@@ -1,0 +1,6 @@
+#[dockhand::test]
+async fn t(db: dockhand::Container) {
+    let _ = db;
+}
+
+fn main() {}

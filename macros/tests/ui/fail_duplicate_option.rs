@@ -1,0 +1,4 @@
+#[dockhand::test(keep = "always", keep = "never")]
+async fn t() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+struct S;
+
+impl S {
+    #[dockhand::test]
+    async fn t(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[dockhand::test(flavour = "multi_thread")]
+async fn t() {}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[dockhand::test]
+#[tokio::test]
+async fn t() {}
+
+fn main() {}

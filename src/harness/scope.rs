@@ -1,0 +1,106 @@
+//! The test scope: every container started while a `#[dockhand::test]` runs
+//! belongs to it, so that when the test ends its logs can be shown, and it
+//! can be kept or removed as the keep policy says, whichever way the test ended.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use crate::container::Inner;
+use crate::harness::keep::KeepPolicy;
+use crate::harness::report;
+
+pub(crate) struct Scope {
+    /// The test's path, `module::test`.
+    pub(crate) test: String,
+    pub(crate) keep: KeepPolicy,
+    containers: Mutex<Vec<Arc<Inner>>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Scope>>> = const { RefCell::new(None) };
+}
+
+/// The scope of the test running on this thread, if any.
+pub(crate) fn current() -> Option<Arc<Scope>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Runs `f` with `scope` current on this thread (for a test body that runs
+/// on a thread of its own).
+pub(crate) fn with_current<R>(scope: Arc<Scope>, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(scope));
+    let out = f();
+    CURRENT.with(|c| *c.borrow_mut() = previous);
+    out
+}
+
+/// Makes a scope current on this thread; undone when the guard drops, which
+/// also removes whatever `finish` did not handle (the last line of defence).
+pub(crate) struct ScopeGuard {
+    scope: Arc<Scope>,
+    previous: Option<Arc<Scope>>,
+}
+
+impl ScopeGuard {
+    pub(crate) fn enter(test: String, keep: KeepPolicy) -> Self {
+        let scope = Arc::new(Scope {
+            test,
+            keep,
+            containers: Mutex::new(Vec::new()),
+        });
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(scope.clone()));
+        ScopeGuard { scope, previous }
+    }
+
+    pub(crate) fn scope(&self) -> &Arc<Scope> {
+        &self.scope
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = self.previous.take());
+        // Normally `finish` has emptied the list already.
+        self.scope.finish(false);
+    }
+}
+
+impl Scope {
+    pub(crate) fn register(&self, inner: Arc<Inner>) {
+        inner.in_scope.store(true, Ordering::SeqCst);
+        self.lock().push(inner);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Inner>>> {
+        self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ends the test: on failure prints each container's last log lines;
+    /// keeps (with a banner) or removes every container the test started.
+    pub(crate) fn finish(&self, failed: bool) {
+        let containers: Vec<_> = std::mem::take(&mut *self.lock())
+            .into_iter()
+            .filter(|c| !c.removed.load(Ordering::SeqCst))
+            .collect();
+        if containers.is_empty() {
+            return;
+        }
+        if failed {
+            report::dump_logs(&containers);
+        }
+        let keep = self.keep.keeps(failed);
+        let mut to_remove = Vec::new();
+        for c in containers {
+            c.in_scope.store(false, Ordering::SeqCst);
+            if keep {
+                c.keep.store(true, Ordering::SeqCst);
+                report::keep_banner(&c, &self.test);
+            } else {
+                c.removed.store(true, Ordering::SeqCst);
+                to_remove.push(c);
+            }
+        }
+        report::remove_all(to_remove);
+    }
+}
