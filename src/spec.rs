@@ -66,6 +66,7 @@ pub struct ContainerSpec {
     pub(crate) nano_cpus: Option<i64>,
     pub(crate) shm_size: Option<u64>,
     pub(crate) keep: bool,
+    pub(crate) reuse: bool,
     pub(crate) engine: Option<Engine>,
     pub(crate) pull: crate::image::PullOptions,
     customizers: Vec<Customizer>,
@@ -109,6 +110,7 @@ impl ContainerSpec {
             nano_cpus: None,
             shm_size: None,
             keep: false,
+            reuse: false,
             engine: None,
             pull: Default::default(),
             customizers: Vec::new(),
@@ -349,6 +351,16 @@ impl ContainerSpec {
     /// for debugging. Remove it later with `docker rm -f`.
     pub fn keep(mut self, keep: bool) -> Self {
         self.keep = keep;
+        self
+    }
+
+    /// Reuses a running container started from an identical spec (same image
+    /// id, configuration and copied files) when `DOCKHAND_REUSE=1` is set,
+    /// instead of starting a new one; such a container is never removed
+    /// automatically (`dockhand clean --reused` removes it). Meant for fast
+    /// local edit-test loops, not for CI. Without `DOCKHAND_REUSE=1` it has no effect.
+    pub fn reuse(mut self, reuse: bool) -> Self {
+        self.reuse = reuse;
         self
     }
 

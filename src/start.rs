@@ -14,9 +14,9 @@ use crate::harness::{
     scope::{self, Scope},
 };
 use crate::mount::Mount;
-use crate::session::LABEL_TEST;
+use crate::session::{LABEL_REUSE, LABEL_TEST};
 use crate::spec::ContainerSpec;
-use crate::{archive, image, reaper, sweep};
+use crate::{archive, image, reaper, reuse, sweep};
 
 impl ContainerSpec {
     /// Creates and starts the container; returns once it runs, with its
@@ -71,10 +71,21 @@ impl ContainerSpec {
 
 async fn start_on(
     engine: Engine,
-    spec: ContainerSpec,
-    scope: Option<Arc<Scope>>,
+    mut spec: ContainerSpec,
+    mut scope: Option<Arc<Scope>>,
 ) -> Result<Container> {
     spec.validate()?;
+    if spec.reuse && reuse::enabled() {
+        let hash = reuse::hash(&engine, &spec).await?;
+        if let Some(id) = reuse::find(&engine, &hash).await {
+            return adopt(engine, &spec, id).await;
+        }
+        // A new container to reuse later: no test or process owns it.
+        scope = None;
+        spec.keep = true;
+        spec.labels.insert(LABEL_REUSE.into(), "true".into());
+        spec.labels.insert(reuse::LABEL_REUSE_HASH.into(), hash);
+    }
     let name = spec.fresh_name();
     let span = tracing::info_span!("container", name = %name, image = %spec.image);
     async move {
@@ -144,6 +155,37 @@ async fn start_on(
     }
     .instrument(span)
     .await
+}
+
+/// A handle on a running container started by an earlier run; kept, so
+/// dropping it leaves the container running for the next run.
+async fn adopt(engine: Engine, spec: &ContainerSpec, id: String) -> Result<Container> {
+    let info = engine
+        .docker()
+        .inspect_container(
+            &id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .map_err(|e| Error::engine(format!("inspect reusable container {id}"), e))?;
+    let name = info
+        .name
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_string();
+    let span = tracing::info_span!("container", name = %name, image = %spec.image, reused = true);
+    tracing::info!(parent: &span, "reusing a running container");
+    let container = Container::new(
+        engine,
+        id,
+        name,
+        spec.image.clone(),
+        spec.exposed_ports(),
+        true,
+        span,
+    );
+    container.refresh_ports().await?;
+    Ok(container)
 }
 
 /// Named volumes must exist: otherwise the engine would create them silently,

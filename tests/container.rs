@@ -125,14 +125,7 @@ async fn kept_container_survives_drop_and_is_labelled() {
     ]);
     assert!(kept.contains(&id));
     // Clean up what this test kept on purpose.
-    let id2 = id.clone();
-    common::engine_call(move |d| async move {
-        let opts = dockhand::bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        d.remove_container(&id2, Some(opts)).await.unwrap();
-    });
+    common::force_remove(&id);
     assert!(!common::container_exists(&id));
 }
 

@@ -198,34 +198,16 @@ async fn shared_container_is_started_once() {
 
 #[tokio::test]
 async fn startup_sweep_removes_orphans_but_not_kept_ones() {
-    // A process that has ended: its pid names nobody now.
-    let mut dead = Command::new("true").spawn().unwrap();
-    let dead_pid = dead.id().to_string();
-    dead.wait().unwrap();
     let s = session("sweep");
     let mut orphan = dockhand::session_labels();
     orphan.insert("dockhand.session".into(), s.clone());
-    orphan.insert("dockhand.pid".into(), dead_pid.clone());
+    orphan.insert("dockhand.pid".into(), common::dead_pid());
     let mut kept = orphan.clone();
     kept.insert("dockhand.keep".into(), "true".into());
-    let mut ids = Vec::new();
-    for labels in [orphan, kept] {
-        let image = common::image();
-        ids.push(common::engine_call(move |d| async move {
-            d.create_container(
-                None::<dockhand::bollard::query_parameters::CreateContainerOptions>,
-                dockhand::bollard::models::ContainerCreateBody {
-                    image: Some(image),
-                    cmd: Some(vec!["sleep".into(), "600".into()]),
-                    labels: Some(labels),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .id
-        }));
-    }
+    let ids: Vec<String> = [orphan, kept]
+        .into_iter()
+        .map(|l| common::create_labelled(l, None))
+        .collect();
     let removed = dockhand::sweep_orphans().await.unwrap();
     assert!(removed >= 1);
     assert!(
@@ -236,11 +218,5 @@ async fn startup_sweep_removes_orphans_but_not_kept_ones() {
         common::container_exists(&ids[1]),
         "the sweep removed a kept container"
     );
-    let kept_id = ids[1].clone();
-    common::engine_call(move |d| async move {
-        let opts = dockhand::bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .build();
-        d.remove_container(&kept_id, Some(opts)).await.unwrap();
-    });
+    common::force_remove(&ids[1]);
 }

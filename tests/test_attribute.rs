@@ -270,17 +270,7 @@ fn left_by(session: &str) -> Vec<String> {
 }
 
 fn remove_all(ids: &[String]) {
-    for id in ids {
-        let id = id.clone();
-        common::engine_call(move |d| async move {
-            let opts =
-                dockhand::bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-                    .force(true)
-                    .v(true)
-                    .build();
-            let _ = d.remove_container(&id, Some(opts)).await;
-        });
-    }
+    ids.iter().for_each(|id| common::force_remove(id));
 }
 
 #[test]

@@ -83,3 +83,48 @@ where
 pub async fn engine() -> Engine {
     Engine::shared().await.expect("engine")
 }
+
+/// Creates (without starting) a `sleep` container with exactly these labels,
+/// straight through bollard, as another process would have.
+pub fn create_labelled(labels: HashMap<String, String>, name: Option<String>) -> String {
+    let image = image();
+    engine_call(move |d| async move {
+        let opts = name.map(|n| {
+            dockhand::bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                .name(&n)
+                .build()
+        });
+        d.create_container(
+            opts,
+            dockhand::bollard::models::ContainerCreateBody {
+                image: Some(image),
+                cmd: Some(vec!["sleep".into(), "600".into()]),
+                labels: Some(labels),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create container")
+        .id
+    })
+}
+
+/// Force-removes a container straight through bollard (for what a test kept on purpose).
+pub fn force_remove(id: &str) {
+    let id = id.to_string();
+    engine_call(move |d| async move {
+        let opts = dockhand::bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = d.remove_container(&id, Some(opts)).await;
+    });
+}
+
+/// The pid of a process that has ended: it names nobody now.
+pub fn dead_pid() -> String {
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id().to_string();
+    dead.wait().unwrap();
+    pid
+}
