@@ -27,7 +27,13 @@
 //! - [`engine`](Engine): finding and talking to the Docker engine.
 //! - [`ContainerSpec`]: what to run. [`Container`]: the running container.
 //! - [`Exec`], [`LogStream`], [`Stats`]: commands, output, resource use.
-//! - [`ImageBuild`]: images from Dockerfiles, cached by content.
+//! - [`ImageBuild`]: images from Dockerfiles, cached by content
+//!   (`.dockerignore`, build args and target included), or temporary.
+//! - [`PullPolicy`], [`ImagePull`], [`ImagePush`], [`Credentials`], [`DockerConfig`]:
+//!   registries. `DOCKHAND_PULL_POLICY` sets the default policy and
+//!   `DOCKHAND_IMAGE_PREFIX` (e.g. `127.0.0.1:5000/`) sends Docker Hub images
+//!   to a mirror. Housekeeping: [`Engine::list_images`], [`Engine::tag_image`],
+//!   [`Engine::remove_image`].
 //! - [`blocking`]: the same for tests without an async runtime.
 //!
 //! Every resource dockhand creates carries the labels `dockhand.session=<id>`
@@ -36,10 +42,12 @@
 #![warn(missing_docs)]
 
 mod archive;
+mod auth;
 pub mod blocking;
 mod build;
 mod cleanup;
 mod container;
+mod dockerignore;
 mod engine;
 mod error;
 mod exec;
@@ -52,6 +60,7 @@ mod mount;
 mod network;
 mod port;
 mod reaper;
+mod registry;
 mod reuse;
 mod session;
 mod shared;
@@ -60,21 +69,24 @@ mod start;
 mod stats;
 mod sweep;
 
-pub use build::ImageBuild;
+pub use auth::{Credentials, DockerConfig};
+pub use build::{BuildReport, ImageBuild, TemporaryImage};
 pub use container::Container;
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecOutput};
 pub use harness::fixture::{Fixture, SetupError, TestContext};
 pub use harness::keep::KeepPolicy;
+pub use image::{ImageFilter, ImagePull, PullPolicy, ENV_IMAGE_PREFIX, ENV_PULL_POLICY};
 pub use inventory::{inventory, remove_resource, Kind, Resource, Status};
 pub use logs::{LogLine, LogStream, Logs, Source};
 pub use mount::Mount;
 pub use network::{Network, NetworkSpec};
 pub use port::{ContainerPort, PortMapping, Protocol};
+pub use registry::ImagePush;
 pub use session::{
     session_id, session_labels, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION,
-    LABEL_TEST,
+    LABEL_TEMPORARY, LABEL_TEST,
 };
 pub use shared::Shared;
 pub use spec::ContainerSpec;

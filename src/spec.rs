@@ -74,6 +74,7 @@ pub struct ContainerSpec {
     pub(crate) parameter: Option<String>,
     loose_aliases: Vec<String>,
     pub(crate) engine: Option<Engine>,
+    pub(crate) pull: crate::image::PullOptions,
     customizers: Vec<Customizer>,
 }
 
@@ -120,6 +121,7 @@ impl ContainerSpec {
             parameter: None,
             loose_aliases: Vec::new(),
             engine: None,
+            pull: Default::default(),
             customizers: Vec::new(),
         }
     }

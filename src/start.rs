@@ -24,7 +24,8 @@ impl ContainerSpec {
     /// Creates and starts the container; returns once it runs, with its
     /// published ports known.
     ///
-    /// The image is pulled if the engine lacks it. Whatever fails after the
+    /// The image is pulled if the engine lacks it (see
+    /// [`pull_policy`](Self::pull_policy) and `DOCKHAND_IMAGE_PREFIX`). Whatever fails after the
     /// container was created removes it again; cancelling this future does too.
     pub async fn start(self) -> Result<Container> {
         // Read on the caller's thread: the test (if any) this container belongs to.
@@ -107,24 +108,25 @@ async fn start_on(
         let docker = engine.docker();
         let body = spec.create_body(&engine);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
-        tracing::debug!("engine: create");
-        let created = match docker
-            .create_container(Some(opts.clone()), body.clone())
-            .await
-        {
-            Err(e) if is_missing_image(&e) => {
-                image::pull(&engine, &spec.image).await?;
-                tracing::debug!("engine: create (after pull)");
-                docker.create_container(Some(opts), body).await
+        // The create itself tells whether the image is there: no extra
+        // round-trip when it is (see `image::obtain`).
+        let created = image::obtain(&engine, &spec.image, &spec.pull, |image| {
+            let mut body = body.clone();
+            let (docker, opts, name) = (docker.clone(), opts.clone(), name.clone());
+            async move {
+                tracing::debug!(%image, "engine: create");
+                body.image = Some(image.clone());
+                match docker.create_container(Some(opts), body).await {
+                    Ok(created) => Ok(Some(created)),
+                    Err(e) if image::is_missing_image(&e) => Ok(None),
+                    Err(e) => Err(Error::engine(
+                        format!("create container `{name}` from `{image}`"),
+                        e,
+                    )),
+                }
             }
-            other => other,
-        }
-        .map_err(|e| {
-            Error::engine(
-                format!("create container `{name}` from `{}`", spec.image),
-                e,
-            )
-        })?;
+        })
+        .await?;
         for w in &created.warnings {
             tracing::warn!("engine warning for `{name}`: {w}");
         }
@@ -254,11 +256,6 @@ fn claim_aliases<'a>(spec: &'a ContainerSpec, name: &str) -> Result<Claimed<'a>>
         }
     }
     Ok(Claimed { spec, armed: true })
-}
-
-fn is_missing_image(e: &bollard::errors::Error) -> bool {
-    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
-        if message.contains("No such image") || message.contains("not found"))
 }
 
 /// Named volumes must exist: otherwise the engine would create them silently,
