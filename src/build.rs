@@ -653,6 +653,8 @@ async fn build_on(
     let mut labels = session::labels();
     if temporary {
         labels.insert(LABEL_TEMPORARY.into(), "true".into());
+        // Removed with the process however it ends: the watchdog knows the labels.
+        crate::reaper::ensure(&engine);
     }
     let buildargs: HashMap<&str, &str> = spec
         .args
