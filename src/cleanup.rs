@@ -4,6 +4,8 @@
 //! touched, and never those kept on purpose or kept for reuse.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
@@ -11,6 +13,8 @@ use bollard::query_parameters::{
     RemoveVolumeOptions,
 };
 
+use crate::container::Inner;
+use crate::engine;
 use crate::session::{LABEL_KEEP, LABEL_PID, LABEL_REUSE, LABEL_SESSION, LABEL_TEMPORARY};
 
 /// Force-removes a container with its anonymous volumes. A container that is
@@ -148,4 +152,41 @@ pub(crate) async fn remove_owned(docker: &bollard::Docker, owner: &Owner) -> Rem
         }
     }
     removed
+}
+
+/// Removals started at the end of a test and not finished yet.
+static PENDING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Removes a finished test's containers. Where the process has its exit
+/// hook, the removal runs in the background, overlapping the next test, and
+/// the exit hook waits for it ([`wait_pending`]); elsewhere the test waits.
+pub(crate) fn remove_at_test_end(containers: Vec<Arc<Inner>>) {
+    if containers.is_empty() {
+        return;
+    }
+    let work = async move {
+        let removals = containers.iter().map(|c| async move {
+            if let Err(e) = c.force_remove().await {
+                tracing::warn!("dockhand: {e}");
+            }
+        });
+        futures::future::join_all(removals).await;
+    };
+    if crate::reaper::EXIT_HOOK {
+        *PENDING.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        engine::spawn(async move {
+            work.await;
+            let mut n = PENDING.0.lock().unwrap_or_else(|e| e.into_inner());
+            *n -= 1;
+            PENDING.1.notify_all();
+        });
+    } else if engine::block_bounded(work, Duration::from_secs(60)).is_none() {
+        tracing::warn!("dockhand: removing a test's containers took longer than 60 s");
+    }
+}
+
+/// Waits (bounded) until background removals are done.
+pub(crate) fn wait_pending(limit: Duration) {
+    let n = PENDING.0.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = PENDING.1.wait_timeout_while(n, limit, |n| *n > 0);
 }

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
+use crate::network::{Membership, Network};
 use crate::port::{mappings_from_inspect, ContainerPort, PortMapping};
 
 /// A running container. Dropping the handle force-removes the container and
@@ -41,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) ports: Mutex<Vec<PortMapping>>,
     pub(crate) removed: AtomicBool,
     pub(crate) span: tracing::Span,
+    /// Networks it joined through dockhand; holding them keeps them alive.
+    pub(crate) networks: Mutex<Vec<Membership>>,
 }
 
 impl std::fmt::Debug for Container {
@@ -78,6 +81,7 @@ impl Container {
                 ports: Mutex::new(Vec::new()),
                 removed: AtomicBool::new(false),
                 span,
+                networks: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -341,7 +345,31 @@ impl Inner {
         crate::cleanup::remove_container(self.docker(), &self.id)
             .instrument(self.span.clone())
             .await
-            .map_err(|e| Error::engine(self.action("remove"), e))
+            .map_err(|e| Error::engine(self.action("remove"), e))?;
+        for m in self.memberships() {
+            m.network.release(&m.aliases);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn join(&self, m: Membership) {
+        self.networks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(m);
+    }
+
+    pub(crate) fn memberships(&self) -> Vec<Membership> {
+        self.networks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn membership(&self, network: &Network) -> Option<Membership> {
+        self.memberships()
+            .into_iter()
+            .find(|m| m.network.inner.id == network.inner.id)
     }
 }
 

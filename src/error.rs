@@ -43,6 +43,43 @@ pub enum Error {
         message: String,
     },
 
+    /// The registry did not answer (refused, unknown host, TLS trouble).
+    #[error("registry `{registry}` is unreachable while fetching or sending image `{image}`: {message}.\n  hint: check the registry's address and that it runs; a registry without TLS needs the engine's `insecure-registries` (127.0.0.0/8 is insecure by default)")]
+    RegistryUnreachable {
+        /// The registry host (with port), e.g. `127.0.0.1:5000`.
+        registry: String,
+        /// The image reference.
+        image: String,
+        /// What the engine said.
+        message: String,
+    },
+
+    /// The registry refused the credentials (or wanted some and got none).
+    #[error("registry `{registry}` refused access to image `{image}`: {message}.\n  hint: pass `Credentials` (e.g. `.registry_credentials(...)`), or `docker login {registry}` so the Docker config holds them")]
+    RegistryAuthRefused {
+        /// The registry host (with port).
+        registry: String,
+        /// The image reference.
+        image: String,
+        /// What the engine said.
+        message: String,
+    },
+
+    /// An image build failed: a bad Dockerfile, or a step that failed.
+    #[error(
+        "building image `{image}` failed at {step}: {message}\n  last build output:\n    {output}"
+    )]
+    BuildFailed {
+        /// The image reference being built.
+        image: String,
+        /// The failing step as the builder printed it, e.g. `Step 2/3 : RUN make`.
+        step: String,
+        /// What the builder said.
+        message: String,
+        /// The last lines of build output.
+        output: String,
+    },
+
     /// A port was asked for that the container does not expose.
     #[error("container `{container}` does not expose port {port}; exposed: [{}].\n  hint: add `.expose({port})` to the ContainerSpec", exposed.join(", "))]
     PortNotExposed {

@@ -28,7 +28,13 @@
 //! - [`engine`](Engine): finding and talking to the Docker engine.
 //! - [`ContainerSpec`]: what to run. [`Container`]: the running container.
 //! - [`Exec`], [`LogStream`], [`Stats`]: commands, output, resource use.
-//! - [`ImageBuild`]: images from Dockerfiles, cached by content.
+//! - [`ImageBuild`]: images from Dockerfiles, cached by content
+//!   (`.dockerignore`, build args and target included), or temporary.
+//! - [`PullPolicy`], [`ImagePull`], [`ImagePush`], [`Credentials`], [`DockerConfig`]:
+//!   registries. `DOCKHAND_PULL_POLICY` sets the default policy and
+//!   `DOCKHAND_IMAGE_PREFIX` (e.g. `127.0.0.1:5000/`) sends Docker Hub images
+//!   to a mirror. Housekeeping: [`Engine::list_images`], [`Engine::tag_image`],
+//!   [`Engine::remove_image`].
 //! - [`wait`]: readiness probes ([`WaitFor`]): `start()` returns once the service answers.
 //! - [`blocking`]: the same for tests without an async runtime.
 //!
@@ -38,10 +44,12 @@
 #![warn(missing_docs)]
 
 mod archive;
+mod auth;
 pub mod blocking;
 mod build;
 mod cleanup;
 mod container;
+mod dockerignore;
 mod engine;
 mod error;
 mod exec;
@@ -51,8 +59,10 @@ mod image;
 mod inventory;
 mod logs;
 mod mount;
+mod network;
 mod port;
 mod reaper;
+mod registry;
 mod reuse;
 mod session;
 mod shared;
@@ -62,20 +72,24 @@ mod stats;
 mod sweep;
 pub mod wait;
 
-pub use build::ImageBuild;
+pub use auth::{Credentials, DockerConfig};
+pub use build::{BuildReport, ImageBuild, TemporaryImage};
 pub use container::Container;
 pub use engine::{Engine, EngineConfig};
 pub use error::{Diagnosis, Error, Result};
 pub use exec::{Exec, ExecOutput};
 pub use harness::fixture::{Fixture, SetupError, TestContext};
 pub use harness::keep::KeepPolicy;
+pub use image::{ImageFilter, ImagePull, PullPolicy, ENV_IMAGE_PREFIX, ENV_PULL_POLICY};
 pub use inventory::{inventory, remove_resource, Kind, Resource, Status};
 pub use logs::{LogLine, LogStream, Logs, Source};
 pub use mount::Mount;
+pub use network::{Network, NetworkSpec};
 pub use port::{ContainerPort, PortMapping, Protocol};
+pub use registry::ImagePush;
 pub use session::{
     session_id, session_labels, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION,
-    LABEL_TEST,
+    LABEL_TEMPORARY, LABEL_TEST,
 };
 pub use shared::Shared;
 pub use spec::ContainerSpec;
@@ -165,6 +179,18 @@ pub mod __macro_support {
 /// ```no_run
 /// #[dockhand::test(skip_without_engine)]
 /// async fn optional() {}
+/// ```
+///
+/// **`network`**: the test's containers join a network of their own, named
+/// after the test, each reachable there by its parameter's name (`db:5432`);
+/// the network goes with the last of them, on every exit path.
+/// ```no_run
+/// # fn db() -> dockhand::ContainerSpec { dockhand::ContainerSpec::new("x") }
+/// # fn app() -> dockhand::ContainerSpec { dockhand::ContainerSpec::new("x") }
+/// #[dockhand::test(network)]
+/// async fn talks(#[spec(db())] db: dockhand::Container, #[spec(app())] app: dockhand::Container) {
+///     // inside `app`, the database is `db:5432`
+/// }
 /// ```
 ///
 /// **`crate = path`**: where dockhand is, when the dependency is renamed.

@@ -99,6 +99,10 @@ const SUPPORTED: bool = cfg!(any(
     target_os = "freebsd"
 ));
 
+/// Whether this process runs the exit hook (and so may leave removals in
+/// flight for it to wait on).
+pub(crate) const EXIT_HOOK: bool = SUPPORTED;
+
 #[used]
 #[cfg_attr(
     any(target_os = "linux", target_os = "android", target_os = "freebsd"),
@@ -126,6 +130,8 @@ extern "C" fn at_exit() {
     if std::env::var_os(ENV_REAPER).is_some_and(|v| v == "1") {
         return;
     }
+    // Removals a test's end left in flight first: they hold the same containers.
+    cleanup::wait_pending(Duration::from_secs(30));
     let endpoints: Vec<String> = match watchdogs().try_lock() {
         Ok(map) => map.keys().cloned().collect(),
         Err(_) => return,

@@ -5,12 +5,15 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bollard::models::{ContainerCreateBody, HealthConfig, HostConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, HealthConfig, HostConfig, NetworkingConfig, PortBinding,
+};
 
 use crate::archive::{CopyIn, CopySource};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::mount::Mount;
+use crate::network::Network;
 use crate::port::ContainerPort;
 use crate::session;
 use crate::wait::WaitFor;
@@ -68,10 +71,16 @@ pub struct ContainerSpec {
     pub(crate) shm_size: Option<u64>,
     pub(crate) keep: bool,
     pub(crate) reuse: bool,
+    /// Networks to join, each with its aliases; the first at creation.
+    pub(crate) networks: Vec<(Network, Vec<String>)>,
+    /// Set by a test's fixture set-up: the parameter's name, its alias on a per-test network.
+    pub(crate) parameter: Option<String>,
+    loose_aliases: Vec<String>,
     pub(crate) engine: Option<Engine>,
     pub(crate) waits: Vec<WaitFor>,
     pub(crate) startup_timeout: std::time::Duration,
     pub(crate) healthcheck: Option<HealthConfig>,
+    pub(crate) pull: crate::image::PullOptions,
     customizers: Vec<Customizer>,
 }
 
@@ -115,10 +124,14 @@ impl ContainerSpec {
             shm_size: None,
             keep: false,
             reuse: false,
+            networks: Vec::new(),
+            parameter: None,
+            loose_aliases: Vec::new(),
             engine: None,
             waits: Vec::new(),
             startup_timeout: crate::wait::DEFAULT_STARTUP_TIMEOUT,
             healthcheck: None,
+            pull: Default::default(),
             customizers: Vec::new(),
         }
     }
@@ -370,6 +383,26 @@ impl ContainerSpec {
         self
     }
 
+    /// Joins `network` (created with [`NetworkSpec`](crate::NetworkSpec)); other
+    /// containers there reach this one by the aliases given with
+    /// [`alias`](Self::alias) right after, or by its name.
+    pub fn network(mut self, network: &Network) -> Self {
+        self.networks.push((network.clone(), Vec::new()));
+        self
+    }
+
+    /// An alias on the network added last with [`network`](Self::network)
+    /// (e.g. `db`); two containers cannot share one on a network.
+    pub fn alias(mut self, alias: impl Into<String>) -> Self {
+        let alias = alias.into();
+        match self.networks.last_mut() {
+            Some((_, aliases)) => aliases.push(alias),
+            // Reported by `validate`: an alias needs a network.
+            None => self.loose_aliases.push(alias),
+        }
+        self
+    }
+
     /// Starts on this engine instead of [`Engine::shared`].
     pub fn engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);
@@ -491,6 +524,12 @@ impl ContainerSpec {
             w.validate(&exposed)
                 .map_err(|m| Error::invalid(what(), m))?;
         }
+        if !self.loose_aliases.is_empty() {
+            return Err(Error::invalid(
+                what(),
+                "`alias` names the container on a network: call `.network(&net)` before `.alias(..)`",
+            ));
+        }
         if let Some(p) = &self.name_prefix {
             let ok = p
                 .chars()
@@ -567,8 +606,18 @@ impl ContainerSpec {
             memory: self.memory.map(|m| m as i64),
             nano_cpus: self.nano_cpus,
             shm_size: self.shm_size.map(|s| s as i64),
+            network_mode: self.networks.first().map(|(n, _)| n.name().to_string()),
             ..Default::default()
         };
+        let networking_config = self
+            .networks
+            .first()
+            .map(|(net, aliases)| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    net.name().to_string(),
+                    crate::network::endpoint(aliases),
+                )])),
+            });
         let mut body = ContainerCreateBody {
             image: Some(self.image.clone()),
             cmd: self.cmd.clone(),
@@ -581,6 +630,7 @@ impl ContainerSpec {
             hostname: self.hostname.clone(),
             host_config: Some(host_config),
             healthcheck: self.healthcheck.clone(),
+            networking_config,
             ..Default::default()
         };
         for f in &self.customizers {

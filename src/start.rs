@@ -14,16 +14,19 @@ use crate::harness::{
     scope::{self, Scope},
 };
 use crate::mount::Mount;
+use crate::network::{self, Membership};
 use crate::session::{LABEL_REUSE, LABEL_TEST};
 use crate::spec::ContainerSpec;
 use crate::{archive, image, reaper, reuse, sweep};
+use bollard::models::NetworkConnectRequest;
 
 impl ContainerSpec {
     /// Creates and starts the container; returns once it runs, with its
     /// published ports known, and every probe given with
     /// [`wait_for`](Self::wait_for) passed.
     ///
-    /// The image is pulled if the engine lacks it. Whatever fails after the
+    /// The image is pulled if the engine lacks it (see
+    /// [`pull_policy`](Self::pull_policy) and `DOCKHAND_IMAGE_PREFIX`). Whatever fails after the
     /// container was created removes it again (unless [`keep`](Self::keep)),
     /// a readiness failure too; cancelling this future does too.
     pub async fn start(self) -> Result<Container> {
@@ -89,6 +92,15 @@ async fn start_on(
     abandoned: crate::wait::Abandoned,
 ) -> Result<Container> {
     spec.validate()?;
+    if let Some(scope) = &scope {
+        if let Some(net) = scope.network(&engine).await? {
+            if !spec.networks.iter().any(|(n, _)| n.id() == net.id()) {
+                let alias = spec.parameter.clone();
+                // The test's network comes first: containers are created on it.
+                spec.networks.insert(0, (net, alias.into_iter().collect()));
+            }
+        }
+    }
     if spec.reuse && reuse::enabled() {
         let hash = reuse::hash(&engine, &spec).await?;
         if let Some(id) = reuse::find(&engine, &hash).await {
@@ -106,27 +118,30 @@ async fn start_on(
         reaper::ensure(&engine);
         sweep::once(&engine);
         check_volumes(&engine, &spec).await?;
+        // Aliases are claimed before the container exists; its removal releases them.
+        let claimed = claim_aliases(&spec, &name)?;
         let docker = engine.docker();
         let body = spec.create_body(&engine);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
-        tracing::debug!("engine: create");
-        let created = match docker
-            .create_container(Some(opts.clone()), body.clone())
-            .await
-        {
-            Err(e) if is_missing_image(&e) => {
-                image::pull(&engine, &spec.image).await?;
-                tracing::debug!("engine: create (after pull)");
-                docker.create_container(Some(opts), body).await
+        // The create itself tells whether the image is there: no extra
+        // round-trip when it is (see `image::obtain`).
+        let created = image::obtain(&engine, &spec.image, &spec.pull, |image| {
+            let mut body = body.clone();
+            let (docker, opts, name) = (docker.clone(), opts.clone(), name.clone());
+            async move {
+                tracing::debug!(%image, "engine: create");
+                body.image = Some(image.clone());
+                match docker.create_container(Some(opts), body).await {
+                    Ok(created) => Ok(Some(created)),
+                    Err(e) if image::is_missing_image(&e) => Ok(None),
+                    Err(e) => Err(Error::engine(
+                        format!("create container `{name}` from `{image}`"),
+                        e,
+                    )),
+                }
             }
-            other => other,
-        }
-        .map_err(|e| {
-            Error::engine(
-                format!("create container `{name}` from `{}`", spec.image),
-                e,
-            )
-        })?;
+        })
+        .await?;
         for w in &created.warnings {
             tracing::warn!("engine warning for `{name}`: {w}");
         }
@@ -142,6 +157,25 @@ async fn start_on(
             tracing::Span::current(),
         );
         let inner = container.inner.clone();
+        for (network, aliases) in &spec.networks {
+            inner.join(Membership {
+                network: network.clone(),
+                aliases: aliases.clone(),
+            });
+        }
+        claimed.disarm();
+        for (network, aliases) in spec.networks.iter().skip(1) {
+            let req = NetworkConnectRequest {
+                container: inner.id.clone(),
+                endpoint_config: Some(network::endpoint(aliases)),
+            };
+            inner
+                .call(
+                    &format!("connect network `{}` to", network.name()),
+                    docker.connect_network(&network.inner.id, req),
+                )
+                .await?;
+        }
         if let Some(scope) = &scope {
             scope.register(inner.clone());
         }
@@ -205,9 +239,43 @@ async fn adopt(engine: Engine, spec: &ContainerSpec, id: String) -> Result<Conta
     Ok(container)
 }
 
-fn is_missing_image(e: &bollard::errors::Error) -> bool {
-    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
-        if message.contains("No such image") || message.contains("not found"))
+/// Aliases claimed for a container being created; released again unless
+/// the container came to exist (then its removal releases them).
+struct Claimed<'a> {
+    spec: &'a ContainerSpec,
+    armed: bool,
+}
+
+impl Claimed<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            for (network, aliases) in &self.spec.networks {
+                network.release(aliases);
+            }
+        }
+    }
+}
+
+fn claim_aliases<'a>(spec: &'a ContainerSpec, name: &str) -> Result<Claimed<'a>> {
+    for (i, (network, aliases)) in spec.networks.iter().enumerate() {
+        for (j, alias) in aliases.iter().enumerate() {
+            if let Err(e) = network.claim(alias, name) {
+                // Undo what this spec claimed so far.
+                for (n, a) in spec.networks.iter().take(i) {
+                    n.release(a);
+                }
+                network.release(&aliases[..j]);
+                return Err(e);
+            }
+        }
+    }
+    Ok(Claimed { spec, armed: true })
 }
 
 /// Named volumes must exist: otherwise the engine would create them silently,

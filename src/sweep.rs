@@ -3,6 +3,7 @@
 //! (the machine rebooted, the whole process tree was killed at once).
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use bollard::query_parameters::ListContainersOptionsBuilder;
@@ -12,6 +13,11 @@ use crate::engine::{self, Engine};
 use crate::session::{
     self, LABEL_HOST, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_REUSE, LABEL_SESSION,
 };
+
+/// Held while a sweep runs.
+static SWEEP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Whether this process has swept already.
+static SWEPT: AtomicBool = AtomicBool::new(false);
 
 /// Starts one sweep per process, in the background. `DOCKHAND_SWEEP=off`
 /// disables it.
@@ -23,6 +29,10 @@ pub(crate) fn once(engine: &Engine) {
     ONCE.call_once(|| {
         let engine = engine.clone();
         engine::spawn(async move {
+            let _running = SWEEP.lock().await;
+            if SWEPT.swap(true, Ordering::SeqCst) {
+                return;
+            }
             for owner in orphans(engine.docker()).await {
                 let removed = cleanup::remove_owned(engine.docker(), &owner).await;
                 if removed.total() > 0 {
@@ -100,6 +110,9 @@ pub(crate) fn process_alive(pid: u32) -> bool {
 pub async fn sweep_orphans() -> crate::Result<usize> {
     let engine = Engine::shared().await?;
     engine::run(async move {
+        // After this, the once-per-process background sweep has nothing left to do.
+        let _running = SWEEP.lock().await;
+        SWEPT.store(true, Ordering::SeqCst);
         let mut total = 0;
         for owner in orphans(engine.docker()).await {
             total += cleanup::remove_owned(engine.docker(), &owner).await.total();

@@ -28,6 +28,8 @@ fn leaked_container(session: &str) -> String {
 #[tokio::test]
 async fn ls_shows_kept_and_leaked_with_details_and_clean_removes_them() {
     let session = format!("clitest{}", std::process::id());
+    // The once-per-process start-up sweep would remove the fake leak: have it done first.
+    dockhand::sweep_orphans().await.unwrap();
     let leaked = leaked_container(&session);
     let kept = common::web()
         .name_prefix("cli-kept")

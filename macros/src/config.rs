@@ -8,7 +8,7 @@ use syn::{Expr, Lit, Meta, Token};
 
 /// Every option, with the one-line help shown when an unknown option is used.
 const OPTIONS: &str =
-    "`flavor`, `worker_threads`, `keep`, `timeout`, `skip_without_engine`, `crate`";
+    "`flavor`, `worker_threads`, `keep`, `timeout`, `skip_without_engine`, `network`, `crate`";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -30,6 +30,7 @@ pub struct Config {
     pub keep: Option<Keep>,
     pub timeout_ms: Option<u64>,
     pub skip_without_engine: Option<bool>,
+    pub network: bool,
     pub krate: Option<syn::Path>,
 }
 
@@ -68,6 +69,7 @@ pub fn parse(args: proc_macro2::TokenStream, errors: &mut Errors) -> Config {
         keep: None,
         timeout_ms: None,
         skip_without_engine: None,
+        network: false,
         krate: None,
     };
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
@@ -144,20 +146,8 @@ pub fn parse(args: proc_macro2::TokenStream, errors: &mut Errors) -> Config {
                     }
                 }
             }
-            "skip_without_engine" => match &meta {
-                Meta::Path(_) => cfg.skip_without_engine = Some(true),
-                _ => {
-                    if let Some((lit, span)) = value(&meta, errors) {
-                        match lit {
-                            Lit::Bool(b) => cfg.skip_without_engine = Some(b.value),
-                            _ => errors.at(
-                                span,
-                                "`skip_without_engine` takes `true` or `false`, or no value",
-                            ),
-                        }
-                    }
-                }
-            },
+            "skip_without_engine" => cfg.skip_without_engine = flag(&meta, errors),
+            "network" => cfg.network = flag(&meta, errors).unwrap_or(false),
             "crate" => match &meta {
                 Meta::NameValue(nv) => match &nv.value {
                     Expr::Lit(syn::ExprLit {
@@ -183,6 +173,29 @@ pub fn parse(args: proc_macro2::TokenStream, errors: &mut Errors) -> Config {
         errors.at(span, "`worker_threads` needs `flavor = \"multi_thread\"`");
     }
     cfg
+}
+
+/// A switch: bare (`network`) or `network = true|false`.
+fn flag(meta: &Meta, errors: &mut Errors) -> Option<bool> {
+    if let Meta::Path(_) = meta {
+        return Some(true);
+    }
+    let (lit, span) = value(meta, errors)?;
+    match lit {
+        Lit::Bool(b) => Some(b.value),
+        _ => {
+            let name = meta
+                .path()
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            errors.at(
+                span,
+                format!("`{name}` takes `true` or `false`, or no value"),
+            );
+            None
+        }
+    }
 }
 
 fn value(meta: &Meta, errors: &mut Errors) -> Option<(Lit, Span)> {

@@ -124,6 +124,7 @@ fn render(cfg: config::Config, func: syn::ItemFn, params: Vec<params::Param>) ->
             };
         }
     };
+    let network = cfg.network;
     let idents: Vec<_> = params.iter().map(|p| p.ident.clone()).collect();
     let setups: Vec<TokenStream> = params
         .iter()
@@ -179,6 +180,7 @@ fn render(cfg: config::Config, func: syn::ItemFn, params: Vec<params::Param>) ->
                 keep: #keep,
                 timeout: #timeout,
                 skip_without_engine: #skip,
+                network: #network,
             };
             #run
         }

@@ -100,6 +100,8 @@ impl TestContext {
     /// Starts a container for this test, named `<test>-<parameter>-<random>`
     /// unless the spec sets a name prefix.
     pub async fn start(&self, spec: ContainerSpec) -> Result<Container> {
+        let mut spec = spec;
+        spec.parameter = Some(self.parameter().to_string());
         let spec = if spec.name_prefix.is_none() {
             let prefix = format!("{}-{}", self.test_name(), self.parameter());
             spec.name_prefix(crate::harness::sanitize_name(&prefix))

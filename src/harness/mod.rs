@@ -42,6 +42,8 @@ pub struct TestOptions {
     pub timeout: Option<Duration>,
     /// The `skip_without_engine` option; `None` reads `DOCKHAND_SKIP_WITHOUT_ENGINE`.
     pub skip_without_engine: Option<bool>,
+    /// The `network` option: the test's containers join a network of their own.
+    pub network: bool,
 }
 
 /// What a test body may return: `()` or `Result<(), E: Debug>`.
@@ -84,7 +86,7 @@ where
         .enable_all()
         .build()
         .expect("dockhand: cannot build the test's tokio runtime");
-    let guard = ScopeGuard::enter(test_path(opts.path), keep);
+    let guard = ScopeGuard::enter(test_path(opts.path), keep, opts.network);
     let timeout = opts.timeout;
     let result = catch_unwind(AssertUnwindSafe(|| {
         rt.block_on(async move {
@@ -112,7 +114,7 @@ where
     O: TestOutcome + Send + 'static,
 {
     let Some(keep) = prepare(&opts) else { return };
-    let guard = ScopeGuard::enter(test_path(opts.path), keep);
+    let guard = ScopeGuard::enter(test_path(opts.path), keep, opts.network);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -72,24 +72,3 @@ pub(crate) fn keep_banner(c: &Inner, test: &str) {
     ));
     let _ = std::io::stderr().write_all(text.as_bytes());
 }
-
-/// Removes containers concurrently, waiting (bounded) until they are gone.
-pub(crate) fn remove_all(containers: Vec<Arc<Inner>>) {
-    if containers.is_empty() {
-        return;
-    }
-    let outcome = engine::block_bounded(
-        async move {
-            let removals = containers.iter().map(|c| async move {
-                if let Err(e) = c.force_remove().await {
-                    tracing::warn!("dockhand: {e}");
-                }
-            });
-            futures::future::join_all(removals).await;
-        },
-        FINISH_LIMIT,
-    );
-    if outcome.is_none() && !engine::on_engine_runtime() {
-        tracing::warn!("dockhand: removing a test's containers took longer than {FINISH_LIMIT:?}");
-    }
-}

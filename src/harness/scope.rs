@@ -6,15 +6,21 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use crate::cleanup;
 use crate::container::Inner;
+use crate::engine::Engine;
+use crate::error::Result;
 use crate::harness::keep::KeepPolicy;
 use crate::harness::report;
+use crate::network::{Network, NetworkSpec};
 
 pub(crate) struct Scope {
     /// The test's path, `module::test`.
     pub(crate) test: String,
     pub(crate) keep: KeepPolicy,
     containers: Mutex<Vec<Arc<Inner>>>,
+    /// The test's own network, created on first use when asked for.
+    network: Option<tokio::sync::OnceCell<Network>>,
 }
 
 thread_local! {
@@ -43,11 +49,12 @@ pub(crate) struct ScopeGuard {
 }
 
 impl ScopeGuard {
-    pub(crate) fn enter(test: String, keep: KeepPolicy) -> Self {
+    pub(crate) fn enter(test: String, keep: KeepPolicy, network: bool) -> Self {
         let scope = Arc::new(Scope {
             test,
             keep,
             containers: Mutex::new(Vec::new()),
+            network: network.then(tokio::sync::OnceCell::new),
         });
         let previous = CURRENT.with(|c| c.borrow_mut().replace(scope.clone()));
         ScopeGuard { scope, previous }
@@ -67,6 +74,25 @@ impl Drop for ScopeGuard {
 }
 
 impl Scope {
+    /// The test's network, if it asked for one; created on first use,
+    /// named after the test. Its containers keep it alive: it goes with the
+    /// last of them.
+    pub(crate) async fn network(&self, engine: &Engine) -> Result<Option<Network>> {
+        let Some(cell) = &self.network else {
+            return Ok(None);
+        };
+        let name = self.test.rsplit("::").next().unwrap_or(&self.test);
+        let net = cell
+            .get_or_try_init(|| {
+                NetworkSpec::new()
+                    .name_prefix(crate::harness::sanitize_name(name))
+                    .engine(engine.clone())
+                    .create()
+            })
+            .await?;
+        Ok(Some(net.clone()))
+    }
+
     pub(crate) fn register(&self, inner: Arc<Inner>) {
         inner.in_scope.store(true, Ordering::SeqCst);
         self.lock().push(inner);
@@ -101,6 +127,6 @@ impl Scope {
                 to_remove.push(c);
             }
         }
-        report::remove_all(to_remove);
+        cleanup::remove_at_test_end(to_remove);
     }
 }

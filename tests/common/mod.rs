@@ -6,6 +6,8 @@ use dockhand::bollard::query_parameters::{InspectContainerOptions, ListContainer
 use dockhand::Engine;
 use std::collections::HashMap;
 
+pub mod images;
+
 /// The busybox image built by `scripts/test-env`.
 pub fn image() -> String {
     std::env::var("DOCKHAND_TEST_IMAGE").unwrap_or_else(|_| "dockhand-test/busybox:latest".into())

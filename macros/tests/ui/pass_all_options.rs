@@ -12,7 +12,7 @@ impl Fixture for Db {
     }
 }
 
-#[dockhand::test(flavor = "multi_thread", worker_threads = 2, keep = "on-failure", timeout = "30s", skip_without_engine, crate = dockhand)]
+#[dockhand::test(flavor = "multi_thread", worker_threads = 2, keep = "on-failure", timeout = "30s", skip_without_engine, network, crate = dockhand)]
 async fn everything(#[spec(spec())] c: Container, db: Db) -> Result<(), dockhand::Error> {
     let _ = (c, db.0);
     Ok(())
