@@ -69,43 +69,97 @@ impl NetworkSpec {
 
     /// Creates the network, labelled with the session. It is removed when
     /// the last of this handle and the containers started on it is gone.
+    ///
+    /// Unnamed networks (no [`name_prefix`](Self::name_prefix)) come from a
+    /// small pool: once a process has asked for one, a spare is created in
+    /// the background, so later tests do not wait for the engine to build a
+    /// bridge. Spares are removed with the process's other resources.
     pub async fn create(self) -> Result<Network> {
         let engine = match self.engine.clone() {
             Some(e) => e,
             None => Engine::shared().await?,
         };
-        let name = format!(
-            "{}-{}",
-            self.name_prefix.as_deref().unwrap_or("dockhand-net"),
-            session::random_suffix()
-        );
         engine::run(async move {
             crate::reaper::ensure(&engine);
-            let req = NetworkCreateRequest {
-                name: name.clone(),
-                driver: Some("bridge".into()),
-                internal: Some(self.internal),
-                labels: Some(session::labels()),
-                ..Default::default()
-            };
-            tracing::debug!(network = %name, "engine: create network");
-            let created = engine
-                .docker()
-                .create_network(req)
-                .await
-                .map_err(|e| Error::engine(format!("create network `{name}`"), e))?;
-            Ok(Network {
-                inner: Arc::new(NetworkInner {
-                    engine,
-                    id: created.id,
-                    name,
-                    aliases: Mutex::new(BTreeSet::new()),
-                    removed: AtomicBool::new(false),
-                }),
-            })
+            if self.name_prefix.is_some() {
+                return create_on(&engine, self.name_prefix.as_deref(), self.internal).await;
+            }
+            let key = (engine.endpoint().to_string(), self.internal);
+            let spare = pool()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            refill(engine.clone(), key);
+            match spare {
+                Some(net) => Ok(net),
+                None => create_on(&engine, None, self.internal).await,
+            }
         })
         .await
     }
+}
+
+type PoolKey = (String, bool);
+
+/// One spare unnamed network per engine and `internal` flag.
+fn pool() -> &'static Mutex<std::collections::HashMap<PoolKey, Network>> {
+    static POOL: std::sync::OnceLock<Mutex<std::collections::HashMap<PoolKey, Network>>> =
+        std::sync::OnceLock::new();
+    POOL.get_or_init(Default::default)
+}
+
+/// Creates a spare for `key` in the background, unless one exists.
+fn refill(engine: Engine, key: PoolKey) {
+    engine::spawn(async move {
+        if pool()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&key)
+        {
+            return;
+        }
+        match create_on(&engine, None, key.1).await {
+            Ok(net) => {
+                let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(extra) = pool.insert(key, net) {
+                    // Two refills raced: keep one spare.
+                    drop(pool);
+                    drop(extra);
+                }
+            }
+            Err(e) => tracing::debug!("dockhand: no spare network: {e}"),
+        }
+    });
+}
+
+async fn create_on(engine: &Engine, prefix: Option<&str>, internal: bool) -> Result<Network> {
+    let name = format!(
+        "{}-{}",
+        prefix.unwrap_or("dockhand-net"),
+        session::random_suffix()
+    );
+    let req = NetworkCreateRequest {
+        name: name.clone(),
+        driver: Some("bridge".into()),
+        internal: Some(internal),
+        labels: Some(session::labels()),
+        ..Default::default()
+    };
+    tracing::debug!(network = %name, "engine: create network");
+    let created = engine
+        .docker()
+        .create_network(req)
+        .await
+        .map_err(|e| Error::engine(format!("create network `{name}`"), e))?;
+    Ok(Network {
+        inner: Arc::new(NetworkInner {
+            engine: engine.clone(),
+            id: created.id,
+            name,
+            aliases: Mutex::new(BTreeSet::new()),
+            removed: AtomicBool::new(false),
+        }),
+    })
 }
 
 impl Network {

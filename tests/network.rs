@@ -217,19 +217,21 @@ async fn per_test_network_by_parameter_name(
         "served-by-web\n"
     );
     assert_eq!(web.network_address(8080), "web:8080");
-    let info = client.inspect().await.unwrap();
-    let nets: Vec<String> = info
-        .network_settings
-        .unwrap()
-        .networks
-        .unwrap()
-        .into_keys()
-        .collect();
-    assert!(
-        nets.iter()
-            .any(|n| n.starts_with("per_test_network_by_parameter_name-")),
-        "{nets:?}"
+    let on = |info: dockhand::bollard::models::ContainerInspectResponse| -> Vec<String> {
+        info.network_settings
+            .unwrap()
+            .networks
+            .unwrap()
+            .into_keys()
+            .collect()
+    };
+    let (a, b) = (
+        on(web.inspect().await.unwrap()),
+        on(client.inspect().await.unwrap()),
     );
+    assert_eq!(a, b, "both on the test's network, and only there");
+    assert_eq!(a.len(), 1);
+    assert!(a[0].starts_with("dockhand-net-"), "{a:?}");
 }
 
 #[dockhand::test(network)]

@@ -74,21 +74,15 @@ impl Drop for ScopeGuard {
 }
 
 impl Scope {
-    /// The test's network, if it asked for one; created on first use,
-    /// named after the test. Its containers keep it alive: it goes with the
-    /// last of them.
+    /// The test's network, if it asked for one; taken on first use. Its
+    /// containers keep it alive: it goes with the last of them.
     pub(crate) async fn network(&self, engine: &Engine) -> Result<Option<Network>> {
         let Some(cell) = &self.network else {
             return Ok(None);
         };
-        let name = self.test.rsplit("::").next().unwrap_or(&self.test);
+        // Unnamed, so it can come ready-made from the pool.
         let net = cell
-            .get_or_try_init(|| {
-                NetworkSpec::new()
-                    .name_prefix(crate::harness::sanitize_name(name))
-                    .engine(engine.clone())
-                    .create()
-            })
+            .get_or_try_init(|| NetworkSpec::new().engine(engine.clone()).create())
             .await?;
         Ok(Some(net.clone()))
     }
