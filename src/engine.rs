@@ -266,25 +266,7 @@ impl Engine {
 async fn try_connect(endpoint: &str, config: &EngineConfig) -> std::result::Result<Engine, String> {
     let timeout = REQUEST_TIMEOUT.as_secs();
     let version = bollard::API_DEFAULT_VERSION;
-    let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
-        if !Path::new(path).exists() {
-            return Err("socket does not exist".into());
-        }
-        Docker::connect_with_unix(endpoint, timeout, version)
-    } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
-        match &config.tls {
-            Some(dir) => Docker::connect_with_ssl(
-                endpoint,
-                &dir.join("key.pem"),
-                &dir.join("cert.pem"),
-                &dir.join("ca.pem"),
-                timeout,
-                version,
-            ),
-            None => Docker::connect_with_http(endpoint, timeout, version),
-        }
-    } else if endpoint.starts_with("https://") {
-        let dir = config.tls.clone().unwrap_or_else(|| home().join(".docker"));
+    let ssl = |dir: &Path| {
         Docker::connect_with_ssl(
             endpoint,
             &dir.join("key.pem"),
@@ -293,6 +275,19 @@ async fn try_connect(endpoint: &str, config: &EngineConfig) -> std::result::Resu
             timeout,
             version,
         )
+    };
+    let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
+        if !Path::new(path).exists() {
+            return Err("socket does not exist".into());
+        }
+        Docker::connect_with_unix(endpoint, timeout, version)
+    } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+        match &config.tls {
+            Some(dir) => ssl(dir),
+            None => Docker::connect_with_http(endpoint, timeout, version),
+        }
+    } else if endpoint.starts_with("https://") {
+        ssl(&config.tls.clone().unwrap_or_else(|| home().join(".docker")))
     } else {
         return Err("unsupported scheme; use unix://, tcp://, http:// or https://".into());
     }
