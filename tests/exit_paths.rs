@@ -107,6 +107,9 @@ fn spawn_child(session: &str, mode: &str, reaper: bool) -> std::process::Child {
     if !reaper {
         cmd.env("DOCKHAND_REAPER", "off");
     }
+    // A process group of its own, like a terminal's foreground job: a Ctrl-C
+    // reaches the whole group.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.spawn().unwrap()
 }
 
@@ -142,8 +145,15 @@ fn signal_path(signal: &str) {
         (2, 1, 1),
         "the child should hold 2 containers, a network and a volume"
     );
+    // SIGINT goes to the whole process group, as Ctrl-C in a terminal does:
+    // the watchdog must not be in it. The other signals go to the process.
+    let target = if signal == "INT" {
+        format!("-{}", child.id())
+    } else {
+        child.id().to_string()
+    };
     let status = Command::new("kill")
-        .args(["-s", signal, &child.id().to_string()])
+        .args(["-s", signal, "--", &target])
         .status()
         .unwrap();
     assert!(status.success());
