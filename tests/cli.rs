@@ -133,6 +133,22 @@ async fn logs_prints_a_containers_output() {
     assert!(!ok && out.contains("no-such-container-dockhand"), "{out}");
 }
 
+#[tokio::test]
+async fn logs_follow_streams_until_the_container_exits() {
+    let c = dockhand::ContainerSpec::new(common::image())
+        .cmd(["sh", "-c", "echo early; sleep 1; echo late"])
+        .start()
+        .await
+        .unwrap();
+    let name = c.name().to_string();
+    // Blocks while the container runs; returns once it has exited.
+    let (ok, out) = tokio::task::spawn_blocking(move || dockhand(&["logs", "-f", &name]))
+        .await
+        .unwrap();
+    assert!(ok, "{out}");
+    assert_eq!(out, "early\nlate\n");
+}
+
 #[test]
 fn bad_usage_is_explained() {
     let (ok, out) = dockhand(&["frobnicate"]);
