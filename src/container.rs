@@ -289,6 +289,16 @@ impl Container {
         engine::run(async move { inner.force_remove().await }).await
     }
 
+    /// Removes a container whose start failed before the error reaches the
+    /// caller: dropping the handle on the engine runtime would only start the
+    /// removal, and the caller could still see the container.
+    pub(crate) async fn discard(self) {
+        let name = self.name().to_string();
+        if let Err(why) = self.remove().await {
+            tracing::warn!("dockhand: could not remove `{name}` after its failed start: {why}");
+        }
+    }
+
     /// [`remove`](Self::remove) for code without an async runtime.
     pub fn remove_blocking(self) -> Result<()> {
         engine::block(self.remove())

@@ -164,48 +164,60 @@ async fn start_on(
             });
         }
         claimed.disarm();
-        for (network, aliases) in spec.networks.iter().skip(1) {
-            let req = NetworkConnectRequest {
-                container: inner.id.clone(),
-                endpoint_config: Some(network::endpoint(aliases)),
-            };
-            inner
-                .call(
-                    &format!("connect network `{}` to", network.name()),
-                    docker.connect_network(&network.inner.id, req),
-                )
-                .await?;
-        }
         if let Some(scope) = &scope {
             scope.register(inner.clone());
         }
-        if !spec.copies.is_empty() {
-            let tar = archive::tar_for(&spec.copies)?;
-            let opts = UploadToContainerOptionsBuilder::default().path("/").build();
-            inner
-                .call(
-                    "copy files into",
-                    docker.upload_to_container(
-                        &inner.id,
-                        Some(opts),
-                        bollard::body_full(tar.into()),
-                    ),
-                )
-                .await?;
-        }
-        inner
-            .call("start", docker.start_container(&inner.id, None))
-            .await?;
-        let info = container.refresh_ports().await?;
-        let pid = info.state.and_then(|s| s.pid);
         // A container kept for reuse must not outlive a failed start: the
         // next run would adopt it as if it were ready.
         let keep_unready = spec.keep && !spec.labels.contains_key(LABEL_REUSE);
+        let pid = match launch(&container, &spec).await {
+            Ok(pid) => pid,
+            Err(e) => {
+                if !keep_unready {
+                    container.discard().await;
+                }
+                return Err(e);
+            }
+        };
         let (waits, timeout) = (&spec.waits, spec.startup_timeout);
         crate::wait::until_ready(container, pid, waits, timeout, keep_unready, abandoned).await
     }
     .instrument(span)
     .await
+}
+
+/// Connects the extra networks, copies the files in, starts the container and
+/// reads its ports; returns its main process's pid.
+async fn launch(container: &Container, spec: &ContainerSpec) -> Result<Option<i64>> {
+    let inner = &container.inner;
+    let docker = inner.docker();
+    for (network, aliases) in spec.networks.iter().skip(1) {
+        let req = NetworkConnectRequest {
+            container: inner.id.clone(),
+            endpoint_config: Some(network::endpoint(aliases)),
+        };
+        inner
+            .call(
+                &format!("connect network `{}` to", network.name()),
+                docker.connect_network(&network.inner.id, req),
+            )
+            .await?;
+    }
+    if !spec.copies.is_empty() {
+        let tar = archive::tar_for(&spec.copies)?;
+        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+        inner
+            .call(
+                "copy files into",
+                docker.upload_to_container(&inner.id, Some(opts), bollard::body_full(tar.into())),
+            )
+            .await?;
+    }
+    inner
+        .call("start", docker.start_container(&inner.id, None))
+        .await?;
+    let info = container.refresh_ports().await?;
+    Ok(info.state.and_then(|s| s.pid))
 }
 
 /// A handle on a running container started by an earlier run; kept, so

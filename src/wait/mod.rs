@@ -531,14 +531,7 @@ pub(crate) async fn until_ready(
         Ok(()) => Ok(container),
         Err(e) if keep_unready => Err(e),
         Err(e) => {
-            // Dropping the handle here, on the engine runtime, would only
-            // start the removal; the caller could still see the container.
-            let name = container.name().to_string();
-            if let Err(why) = container.remove().await {
-                tracing::warn!(
-                    "dockhand: could not remove container `{name}` after its failed start: {why}"
-                );
-            }
+            container.discard().await;
             Err(e)
         }
     }
