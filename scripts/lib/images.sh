@@ -285,8 +285,10 @@ ensure_db_image() {
 	ensure_debian_db_image "$DOCKHAND_DB_BASE_IMAGE" || return 1
 	base_id=$(docker image inspect -f '{{.Id}}' "$DOCKHAND_DB_BASE_IMAGE") || return 1
 	want=$(_te_db_context_hash "$dir" "$base_id") || return 1
+	local old_id=""
 	have=$(docker image inspect -f '{{index .Config.Labels "dockhand.test.context"}}' "$tag" 2>/dev/null || true)
 	[[ "$have" == "$want" ]] && return 0
+	old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
 
 	te_log "building image $tag from scripts/db-images/$name"
 	# The legacy builder: it uses the local base image as is, never asking a
@@ -297,6 +299,11 @@ ensure_db_image() {
 		te_log "docker build of $tag failed:"
 		printf '%s\n' "$out" >&2
 		return 1
+	fi
+	# The superseded build would linger untagged and keep its (maybe older)
+	# ~600 MB base layer alive; drop it unless a container still uses it.
+	if [[ -n "$old_id" && "$old_id" != "$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null)" ]]; then
+		docker rmi "$old_id" >/dev/null 2>&1 || true
 	fi
 	te_log "image $tag ready ($((SECONDS - started)) s)"
 }
