@@ -16,6 +16,10 @@
 #   MARIADB_INITDB_SKIP_TZINFO         non-empty: skip loading time zones
 #   /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz  run on first start
 #
+# The datadir is /var/lib/mysql (a VOLUME) unless the server's arguments or
+# config say otherwise (e.g. `mariadbd --datadir=/var/lib/mysql-snapshot`,
+# which a `docker commit` captures).
+#
 # First start: mariadb-install-db, a temporary server without networking
 # (it prints "ready for connections." with "port: 0"), the users and
 # database, the init files, shutdown, then exec mariadbd, which prints
@@ -23,7 +27,6 @@
 # prints the line once.  mariadbd runs as PID 1, as user mysql.
 set -Eeo pipefail
 
-DATADIR=/var/lib/mysql
 SOCKET=/run/mysqld/mysqld.sock
 
 note() { printf '%s [Note] [Entrypoint]: %s\n' "$(date --rfc-3339=seconds)" "$*"; }
@@ -70,6 +73,12 @@ fi
 if [[ "${1:-}" != mariadbd && "${1:-}" != mysqld ]]; then
 	exec "$@"
 fi
+
+# The datadir as the server will see it (config files and arguments such as
+# --datadir=...), as the official entrypoint reads it; default /var/lib/mysql.
+DATADIR=$("$@" --verbose --help 2>/dev/null | awk '$1 == "datadir" { print $2; exit }')
+DATADIR=${DATADIR:-/var/lib/mysql/}
+DATADIR=${DATADIR%/}
 
 if [[ "$(id -u)" == 0 ]]; then
 	mkdir -p "$DATADIR" /run/mysqld
