@@ -137,6 +137,31 @@ fn make_certs(dir: &std::path::Path) {
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    // A key and a certificate for `cn` signed by the CA, with `extra` options.
+    let issue = |key: &str, cert: &str, cn: &str, extra: &[&str]| {
+        let csr = format!("{cert}.csr");
+        let subj = format!("/CN={cn}");
+        run(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", &csr, "-subj", &subj,
+        ]);
+        let mut sign = vec![
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+        ];
+        sign.extend_from_slice(extra);
+        run(&sign);
+    };
     std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
     run(&[
         "req",
@@ -153,62 +178,13 @@ fn make_certs(dir: &std::path::Path) {
         "-subj",
         "/CN=dockhand-test-ca",
     ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
+    issue(
         "server-key.pem",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca-key.pem",
-        "-CAcreateserial",
-        "-out",
         "server-cert.pem",
-        "-days",
-        "1",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "client.csr",
-        "-subj",
-        "/CN=client",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "client.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca-key.pem",
-        "-CAcreateserial",
-        "-out",
-        "cert.pem",
-        "-days",
-        "1",
-    ]);
+        "127.0.0.1",
+        &["-extfile", "ext.cnf"],
+    );
+    issue("key.pem", "cert.pem", "client", &[]);
 }
 
 fn acceptor(dir: &std::path::Path) -> tokio_rustls::TlsAcceptor {

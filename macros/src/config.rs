@@ -184,11 +184,7 @@ fn flag(meta: &Meta, errors: &mut Errors) -> Option<bool> {
     match lit {
         Lit::Bool(b) => Some(b.value),
         _ => {
-            let name = meta
-                .path()
-                .get_ident()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
+            let name = option_name(meta);
             errors.at(
                 span,
                 format!("`{name}` takes `true` or `false`, or no value"),
@@ -196,6 +192,14 @@ fn flag(meta: &Meta, errors: &mut Errors) -> Option<bool> {
             None
         }
     }
+}
+
+/// The option's name, for messages.
+fn option_name(meta: &Meta) -> String {
+    meta.path()
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default()
 }
 
 fn value(meta: &Meta, errors: &mut Errors) -> Option<(Lit, Span)> {
@@ -208,11 +212,7 @@ fn value(meta: &Meta, errors: &mut Errors) -> Option<(Lit, Span)> {
             }
         },
         _ => {
-            let name = meta
-                .path()
-                .get_ident()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
+            let name = option_name(meta);
             errors.spanned(meta, format!("`{name}` needs a value: `{name} = ...`"));
             None
         }
@@ -224,11 +224,7 @@ fn string_value(meta: &Meta, errors: &mut Errors) -> Option<(String, Span)> {
     match lit {
         Lit::Str(s) => Some((s.value(), span)),
         _ => {
-            let name = meta
-                .path()
-                .get_ident()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
+            let name = option_name(meta);
             errors.at(
                 span,
                 format!("`{name}` takes a string, e.g. `{name} = \"...\"`"),
