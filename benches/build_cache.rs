@@ -5,6 +5,9 @@
 //! `dockhand-test/busybox`, built by `scripts/test-env`). Prints the three
 //! times and, on the last line, `rebuild_ratio=<unchanged re-run / docker-cached rebuild>`.
 
+mod support;
+use support::median;
+
 use std::time::{Duration, Instant};
 
 use dockhand::bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
@@ -12,11 +15,6 @@ use dockhand::{Engine, ImageBuild};
 use futures::StreamExt;
 
 const ROUNDS: usize = 5;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 /// A context of a few files; `salt` makes its content new to the engine's cache.
 fn write_context(dir: &std::path::Path, base: &str, salt: u64) {
@@ -70,8 +68,7 @@ async fn remove(engine: &Engine, reference: String) {
 
 #[tokio::main]
 async fn main() {
-    let base = std::env::var("DOCKHAND_TEST_IMAGE")
-        .unwrap_or_else(|_| "dockhand-test/busybox:latest".into());
+    let base = support::image();
     let engine = Engine::shared().await.expect("a Docker engine");
     if !engine.image_exists(&base).await.unwrap_or(false) {
         eprintln!("build_cache: image `{base}` is missing; run `DOCKHAND_TEST_ENV_ONLY=1 bash scripts/test-env` first");

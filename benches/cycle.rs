@@ -4,6 +4,9 @@
 //!
 //! `cargo bench --bench cycle` (CYCLES=N to change the number of cycles).
 
+mod support;
+use support::{image, median, ms};
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -17,10 +20,6 @@ use dockhand::ContainerSpec;
 use futures::StreamExt;
 
 const CMD: [&str; 3] = ["sh", "-c", "echo ready; sleep 600"];
-
-fn image() -> String {
-    std::env::var("DOCKHAND_TEST_IMAGE").unwrap_or_else(|_| "dockhand-test/busybox:latest".into())
-}
 
 async fn dockhand_cycle() -> Duration {
     let t = Instant::now();
@@ -115,21 +114,9 @@ async fn bare_cycle(docker: &Docker, n: usize) -> Duration {
     t.elapsed()
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 #[tokio::main]
 async fn main() {
-    let cycles: usize = std::env::var("CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let cycles: usize = support::rounds("CYCLES", 20);
     let docker = Docker::connect_with_defaults()
         .unwrap()
         .negotiate_version()

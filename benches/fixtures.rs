@@ -5,6 +5,9 @@
 //!
 //! `cargo bench --bench fixtures` (ROUNDS=N to change the number of rounds).
 
+mod support;
+use support::median;
+
 use std::time::{Duration, Instant};
 
 use dockhand::__macro_support::{container_parameter, run_async, TestOptions};
@@ -13,8 +16,7 @@ use dockhand::ContainerSpec;
 const PATH: &str = "bench::fixtures";
 
 fn spec() -> ContainerSpec {
-    let image = std::env::var("DOCKHAND_TEST_IMAGE")
-        .unwrap_or_else(|_| "dockhand-test/busybox:latest".into());
+    let image = support::image();
     ContainerSpec::new(image).cmd(["sleep", "600"]).expose(8080)
 }
 
@@ -56,16 +58,8 @@ fn sequential() -> Duration {
     t.elapsed()
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let rounds: usize = support::rounds("ROUNDS", 10);
     concurrent();
     sequential();
     let (mut conc, mut seq) = (Vec::new(), Vec::new());

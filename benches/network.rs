@@ -7,13 +7,15 @@
 //!
 //! `cargo bench --bench network` (ROUNDS=N to change the number of rounds).
 
+mod support;
+use support::{median, ms};
+
 use std::time::{Duration, Instant};
 
 use dockhand::{ContainerSpec, NetworkSpec};
 
 fn spec() -> ContainerSpec {
-    let image = std::env::var("DOCKHAND_TEST_IMAGE")
-        .unwrap_or_else(|_| "dockhand-test/busybox:latest".into());
+    let image = support::image();
     ContainerSpec::new(image).cmd(["sleep", "600"]).expose(8080)
 }
 
@@ -36,21 +38,9 @@ async fn on_own_network() -> (Duration, Duration) {
     (took, created)
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 #[tokio::main]
 async fn main() {
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let rounds: usize = support::rounds("ROUNDS", 20);
     plain().await;
     on_own_network().await;
     let (mut a, mut b, mut create) = (Vec::new(), Vec::new(), Vec::new());

@@ -17,13 +17,12 @@
 //! `cargo bench --bench readiness`; `DOCKHAND_BENCH_RUNS` sets the runs per
 //! probe (default 25, at least 20 for the figures to mean much).
 
+mod support;
+use support::image;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dockhand::{ContainerSpec, WaitFor};
-
-fn image() -> String {
-    std::env::var("DOCKHAND_TEST_IMAGE").unwrap_or_else(|_| "dockhand-test/busybox:latest".into())
-}
 
 /// Sleep, take the timestamp, become ready.
 const LOG_READY: &str = "sleep 1; adjtimex; echo ready; exec sleep 600";

@@ -4,6 +4,9 @@
 //! `cargo bench --bench reaper` (ROUNDS=N to change the number of rounds).
 //! The bench runs itself as the child (`REAPER_BENCH_CHILD=1`).
 
+mod support;
+use support::image;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -14,10 +17,6 @@ use dockhand::bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
 };
 use dockhand::{ContainerSpec, Engine};
-
-fn image() -> String {
-    std::env::var("DOCKHAND_TEST_IMAGE").unwrap_or_else(|_| "dockhand-test/busybox:latest".into())
-}
 
 async fn child() {
     let mut held = Vec::new();
@@ -124,10 +123,7 @@ async fn main() {
     if std::env::var("REAPER_BENCH_CHILD").is_ok() {
         return child().await;
     }
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let rounds: usize = support::rounds("ROUNDS", 5);
     let docker = dockhand::bollard::Docker::connect_with_defaults()
         .unwrap()
         .negotiate_version()
