@@ -12,11 +12,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockhand::bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use dockhand::bollard::models::VolumeCreateRequest;
 use dockhand::bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
 };
-use dockhand::{ContainerSpec, Engine};
+use dockhand::{ContainerSpec, Engine, NetworkSpec};
 
 async fn child() {
     let mut held = Vec::new();
@@ -29,28 +29,26 @@ async fn child() {
                 .unwrap(),
         );
     }
+    // Held past the handles: only the process's end may remove these.
+    std::mem::forget(
+        NetworkSpec::new()
+            .name_prefix("reaper-bench")
+            .create()
+            .await
+            .unwrap(),
+    );
+    // dockhand has no volume API: a volume labelled as its own, through bollard.
     let engine = Engine::shared().await.unwrap();
     let docker = engine.docker().clone();
     let name = format!("reaper-bench-{}", std::process::id());
     engine
         .run(async move {
-            let labels = dockhand::session_labels();
-            docker
-                .create_network(NetworkCreateRequest {
-                    name: name.clone(),
-                    labels: Some(labels.clone()),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            docker
-                .create_volume(VolumeCreateRequest {
-                    name: Some(name),
-                    labels: Some(labels),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let volume = VolumeCreateRequest {
+                name: Some(name),
+                labels: Some(dockhand::session_labels()),
+                ..Default::default()
+            };
+            docker.create_volume(volume).await.unwrap();
         })
         .await;
     println!("READY");

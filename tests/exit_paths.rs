@@ -11,9 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockhand::bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use dockhand::bollard::models::VolumeCreateRequest;
 use dockhand::bollard::query_parameters::{ListNetworksOptionsBuilder, ListVolumesOptionsBuilder};
-use dockhand::{Engine, Shared};
+use dockhand::{Engine, NetworkSpec, Shared};
 
 static SHARED: Shared = Shared::new(common::sleeper);
 
@@ -58,28 +58,26 @@ fn child_holds_resources() {
     rt.block_on(async {
         let own = common::sleeper().start().await.unwrap();
         let shared = SHARED.get().await.unwrap();
+        // Held past the handles: only the process's end may remove these.
+        std::mem::forget(
+            NetworkSpec::new()
+                .name_prefix("exit-path")
+                .create()
+                .await
+                .unwrap(),
+        );
+        // dockhand has no volume API: a volume labelled as its own, through bollard.
         let engine = Engine::shared().await.unwrap();
         let docker = engine.docker().clone();
         let name = format!("exit-path-{}", std::process::id());
         engine
             .run(async move {
-                let labels = dockhand::session_labels();
-                docker
-                    .create_network(NetworkCreateRequest {
-                        name: name.clone(),
-                        labels: Some(labels.clone()),
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-                docker
-                    .create_volume(VolumeCreateRequest {
-                        name: Some(name),
-                        labels: Some(labels),
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
+                let volume = VolumeCreateRequest {
+                    name: Some(name),
+                    labels: Some(dockhand::session_labels()),
+                    ..Default::default()
+                };
+                docker.create_volume(volume).await.unwrap();
             })
             .await;
         println!("READY {} {}", own.id(), shared.id());
