@@ -4,6 +4,7 @@
 //! touched, and never those kept on purpose or kept for reuse.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -164,14 +165,19 @@ pub(crate) fn remove_at_test_end(containers: Vec<Arc<Inner>>) {
     if containers.is_empty() {
         return;
     }
-    let work = async move {
+    at_test_end(async move {
         let removals = containers.iter().map(|c| async move {
             if let Err(e) = c.force_remove().await {
                 tracing::warn!("dockhand: {e}");
             }
         });
         futures::future::join_all(removals).await;
-    };
+    });
+}
+
+/// Runs a finished test's clean-up `work`: in the background where the exit
+/// hook waits for it, else right away (bounded at 60 s).
+pub(crate) fn at_test_end(work: impl Future<Output = ()> + Send + 'static) {
     if crate::reaper::EXIT_HOOK {
         *PENDING.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         engine::spawn(async move {
@@ -181,7 +187,7 @@ pub(crate) fn remove_at_test_end(containers: Vec<Arc<Inner>>) {
             PENDING.1.notify_all();
         });
     } else if engine::block_bounded(work, Duration::from_secs(60)).is_none() {
-        tracing::warn!("dockhand: removing a test's containers took longer than 60 s");
+        tracing::warn!("dockhand: a test's clean-up took longer than 60 s");
     }
 }
 

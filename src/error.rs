@@ -183,6 +183,20 @@ pub enum Error {
         diagnosis: Box<Diagnosis>,
     },
 
+    /// A snapshot could not be made (see
+    /// [`ContainerSpec::snapshot`](crate::ContainerSpec::snapshot)): its
+    /// set-up failed, or the container wrote into a volume, which
+    /// `docker commit` does not capture. Nothing was committed.
+    #[error("snapshot `{key}` of image `{image}` could not be made: {message}")]
+    SnapshotFailed {
+        /// The snapshot's key.
+        key: String,
+        /// The base image.
+        image: String,
+        /// What went wrong, and what to do.
+        message: String,
+    },
+
     /// A local file operation failed.
     #[error("{context}: {source}")]
     Io {

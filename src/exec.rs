@@ -114,7 +114,12 @@ impl Container {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let exec = Exec::new(cmd);
+        self.exec_with_ok(Exec::new(cmd)).await
+    }
+
+    /// Like [`exec_with`](Self::exec_with), failing with
+    /// [`Error::ExecFailed`] on a non-zero exit.
+    pub async fn exec_with_ok(&self, exec: Exec) -> Result<ExecOutput> {
         let cmd = exec.cmd.clone();
         let out = self.exec_with(exec).await?;
         if out.success() {

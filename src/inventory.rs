@@ -15,6 +15,7 @@ use crate::session::{
     self, LABEL_CREATED, LABEL_HOST, LABEL_KEEP, LABEL_PID, LABEL_REUSE, LABEL_SESSION,
     LABEL_TEMPORARY, LABEL_TEST,
 };
+use crate::snapshot::LABEL_SNAPSHOT;
 use crate::sweep::process_alive;
 
 /// The kind of a resource.
@@ -41,6 +42,9 @@ pub enum Status {
     Leaked,
     /// Its process still runs (on this machine), or it cannot be told.
     Live,
+    /// A snapshot image, kept between runs like a build cache
+    /// (see [`ContainerSpec::snapshot`](crate::ContainerSpec::snapshot)).
+    Snapshot,
 }
 
 /// One resource dockhand created.
@@ -75,6 +79,9 @@ impl Resource {
 }
 
 fn status(labels: &HashMap<String, String>) -> Status {
+    if labels.contains_key(LABEL_SNAPSHOT) {
+        return Status::Snapshot;
+    }
     let is = |k: &str| labels.get(k).is_some_and(|v| v == "true");
     // Reused containers are kept too; the more specific reason wins.
     if is(LABEL_REUSE) {
@@ -178,18 +185,22 @@ pub async fn inventory(engine: &Engine) -> Result<Vec<Resource>> {
             out.push(make(Kind::Volume, v.name.clone(), v.name, v.labels));
         }
 
-        let temp = HashMap::from([(
-            "label".to_string(),
-            vec![LABEL_SESSION.to_string(), format!("{LABEL_TEMPORARY}=true")],
-        )]);
-        let opts = ListImagesOptionsBuilder::default().filters(&temp).build();
-        for i in docker
-            .list_images(Some(opts))
-            .await
-            .map_err(|e| Error::engine("list images", e))?
-        {
-            let name = i.repo_tags.first().cloned().unwrap_or_else(|| i.id.clone());
-            out.push(make(Kind::Image, i.id, name, i.labels));
+        // Temporary images, and snapshots.
+        for label in [
+            format!("{LABEL_TEMPORARY}=true"),
+            LABEL_SNAPSHOT.to_string(),
+        ] {
+            let filter =
+                HashMap::from([("label".to_string(), vec![LABEL_SESSION.to_string(), label])]);
+            let opts = ListImagesOptionsBuilder::default().filters(&filter).build();
+            for i in docker
+                .list_images(Some(opts))
+                .await
+                .map_err(|e| Error::engine("list images", e))?
+            {
+                let name = i.repo_tags.first().cloned().unwrap_or_else(|| i.id.clone());
+                out.push(make(Kind::Image, i.id, name, i.labels));
+            }
         }
         out.sort_by(|a, b| {
             (a.kind, a.status, &a.session, a.created)

@@ -49,11 +49,14 @@ pub mod blocking;
 mod build;
 mod cleanup;
 mod container;
+#[cfg(any(feature = "postgres", feature = "redis", feature = "mariadb"))]
+mod database;
 mod dockerignore;
 mod engine;
 mod error;
 mod exec;
 mod files;
+mod fingerprint;
 mod harness;
 mod image;
 mod inventory;
@@ -66,11 +69,19 @@ mod registry;
 mod reuse;
 mod session;
 mod shared;
+mod snapshot;
 mod spec;
 mod start;
 mod stats;
 mod sweep;
 pub mod wait;
+
+#[cfg(feature = "mariadb")]
+pub use database::mariadb;
+#[cfg(feature = "postgres")]
+pub use database::postgres;
+#[cfg(feature = "redis")]
+pub use database::redis;
 
 pub use auth::{Credentials, DockerConfig};
 pub use build::{BuildReport, ImageBuild, TemporaryImage};
@@ -91,7 +102,8 @@ pub use session::{
     session_id, session_labels, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION,
     LABEL_TEMPORARY, LABEL_TEST,
 };
-pub use shared::Shared;
+pub use shared::{Shared, SharedStart};
+pub use snapshot::SnapshotSetup;
 pub use spec::ContainerSpec;
 pub use stats::Stats;
 pub use sweep::sweep_orphans;

@@ -8,14 +8,11 @@
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
-use sha2::{Digest, Sha256};
-
-use crate::archive;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::session::{LABEL_CREATED, LABEL_HOST, LABEL_PID, LABEL_SESSION};
+use crate::fingerprint;
 use crate::spec::ContainerSpec;
+use bollard::query_parameters::ListContainersOptionsBuilder;
 
 /// Label carrying the hash a reused container was started from.
 pub(crate) const LABEL_REUSE_HASH: &str = "dockhand.reuse.hash";
@@ -34,21 +31,7 @@ pub(crate) async fn hash(engine: &Engine, spec: &ContainerSpec) -> Result<String
         .ok()
         .and_then(|i| i.id)
         .unwrap_or_else(|| spec.image.clone());
-    let mut body = spec.create_body(engine);
-    // What differs between runs of the same spec must not count.
-    if let Some(labels) = body.labels.as_mut() {
-        for k in [LABEL_SESSION, LABEL_PID, LABEL_CREATED, LABEL_HOST] {
-            labels.remove(k);
-        }
-    }
-    let body = serde_json::to_string(&body).unwrap_or_default();
-    let mut h = Sha256::new();
-    h.update(image_id.as_bytes());
-    h.update(body.as_bytes());
-    if !spec.copies.is_empty() {
-        h.update(archive::tar_for(&spec.copies)?);
-    }
-    Ok(format!("{:x}", h.finalize())[..32].to_string())
+    Ok(fingerprint::of(engine, &image_id, spec, fingerprint::Purpose::Reuse)?[..32].to_string())
 }
 
 /// A running container started from the same hash, if any.

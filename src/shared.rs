@@ -1,5 +1,7 @@
 //! Containers shared by every test of a test binary.
 
+use std::future::Future;
+
 use tokio::sync::OnceCell;
 
 use crate::container::Container;
@@ -27,45 +29,67 @@ use crate::spec::ContainerSpec;
 ///     assert!(db.exec(["true"]).await.unwrap().success());
 /// }
 /// ```
-pub struct Shared {
-    spec: fn() -> ContainerSpec,
-    cell: OnceCell<Container>,
+pub struct Shared<S: SharedStart = ContainerSpec> {
+    spec: fn() -> S,
+    cell: OnceCell<S::Started>,
 }
 
-impl std::fmt::Debug for Shared {
+/// What a [`Shared`] can start: a [`ContainerSpec`], or a database module's
+/// spec (`PostgresSpec`, `RedisSpec`, `MariaDbSpec`), so a whole server with
+/// its helpers is shared.
+pub trait SharedStart: Send + 'static {
+    /// What the start gives: a [`Container`], or a module's server handle.
+    type Started: Send + Sync + 'static;
+
+    /// Starts it owned by no test: it lives until the process ends.
+    fn start_shared(self) -> impl Future<Output = Result<Self::Started>> + Send;
+}
+
+impl SharedStart for ContainerSpec {
+    type Started = Container;
+
+    async fn start_shared(self) -> Result<Container> {
+        let spec = if self.name_prefix.is_none() {
+            self.name_prefix("shared")
+        } else {
+            self
+        };
+        spec.start_detached().await
+    }
+}
+
+impl<S: SharedStart> std::fmt::Debug for Shared<S>
+where
+    S::Started: std::fmt::Debug,
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
-            .field("container", &self.cell.get())
+            .field("started", &self.cell.get())
             .finish()
     }
 }
 
-impl Shared {
-    /// A shared container started from `spec()` on first use.
-    pub const fn new(spec: fn() -> ContainerSpec) -> Self {
+impl<S: SharedStart> Shared<S> {
+    /// Something shared, started from `spec()` on first use.
+    pub const fn new(spec: fn() -> S) -> Self {
         Shared {
             spec,
             cell: OnceCell::const_new(),
         }
     }
 
-    /// The container, started on the first call; concurrent first calls
-    /// start it once. A failed start is returned and tried again next time.
-    pub async fn get(&'static self) -> Result<&'static Container> {
+    /// The container (or server), started on the first call; concurrent
+    /// first calls start it once. A failed start is returned and tried again
+    /// next time.
+    pub async fn get(&'static self) -> Result<&'static S::Started> {
+        // Not owned by the test that happens to start it.
         self.cell
-            .get_or_try_init(|| {
-                let mut spec = (self.spec)();
-                if spec.name_prefix.is_none() {
-                    spec = spec.name_prefix("shared");
-                }
-                // Not owned by the test that happens to start it.
-                spec.start_detached()
-            })
+            .get_or_try_init(|| (self.spec)().start_shared())
             .await
     }
 
     /// [`get`](Self::get) for code without an async runtime.
-    pub fn get_blocking(&'static self) -> Result<&'static Container> {
+    pub fn get_blocking(&'static self) -> Result<&'static S::Started> {
         futures::executor::block_on(self.get())
     }
 }

@@ -16,6 +16,7 @@ use crate::mount::Mount;
 use crate::network::Network;
 use crate::port::ContainerPort;
 use crate::session;
+use crate::snapshot::{Snapshot, SnapshotSetup};
 use crate::wait::WaitFor;
 
 type Customizer = Arc<dyn Fn(&mut ContainerCreateBody) + Send + Sync>;
@@ -81,6 +82,10 @@ pub struct ContainerSpec {
     pub(crate) startup_timeout: std::time::Duration,
     pub(crate) healthcheck: Option<HealthConfig>,
     pub(crate) pull: crate::image::PullOptions,
+    pub(crate) snapshot: Option<Snapshot>,
+    /// Variables a snapshot freezes: not hashed, and a start from the
+    /// snapshot takes the snapshot's values (credentials made for it).
+    pub(crate) volatile_env: Vec<String>,
     customizers: Vec<Customizer>,
 }
 
@@ -95,6 +100,7 @@ impl fmt::Debug for ContainerSpec {
             .field("mounts", &self.mounts)
             .field("name_prefix", &self.name_prefix)
             .field("wait_for", &self.waits)
+            .field("snapshot", &self.snapshot.as_ref().map(|s| &s.key))
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +138,8 @@ impl ContainerSpec {
             startup_timeout: crate::wait::DEFAULT_STARTUP_TIMEOUT,
             healthcheck: None,
             pull: Default::default(),
+            snapshot: None,
+            volatile_env: Vec::new(),
             customizers: Vec::new(),
         }
     }
@@ -400,6 +408,42 @@ impl ContainerSpec {
             // Reported by `validate`: an alias needs a network.
             None => self.loose_aliases.push(alias),
         }
+        self
+    }
+
+    /// Starts from a snapshot: the first start (in any process) starts this
+    /// spec, waits for its probes, runs `setup`, stops the container cleanly
+    /// and commits it as an image; every later start begins from that image,
+    /// ready-made. A seeded database then starts in the time a restart takes.
+    ///
+    /// The image is tagged `dockhand-snapshot/<image>:<hash>`, the hash
+    /// covering the base image's id, the command, environment, mounts, files
+    /// copied in and `key`: change any of them (or bump the key when the
+    /// set-up changes) and a new snapshot is made; the stale one of the same
+    /// key goes. Snapshots stay between runs, like a build cache;
+    /// `dockhand clean --snapshots` removes them.
+    ///
+    /// `docker commit` does not capture volumes. If the container wrote into
+    /// one (an image's `VOLUME`, or one of the spec's), no snapshot is made
+    /// and the start fails with [`Error::SnapshotFailed`] naming the folder:
+    /// keep the data outside it (the database modules do).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> dockhand::Result<()> {
+    /// use dockhand::{ContainerSpec, SnapshotSetup, WaitFor};
+    /// let seeded = ContainerSpec::new("dockhand-test/busybox")
+    ///     .cmd(["sleep", "infinity"])
+    ///     .snapshot("seed-v1", SnapshotSetup::exec(["sh", "-c", "echo rows > /seed.txt"]))
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(seeded.exec_ok(["cat", "/seed.txt"]).await?.stdout.trim(), "rows");
+    /// # Ok(()) }
+    /// ```
+    pub fn snapshot(mut self, key: impl Into<String>, setup: impl Into<SnapshotSetup>) -> Self {
+        self.snapshot = Some(Snapshot {
+            key: key.into(),
+            setup: setup.into(),
+        });
         self
     }
 

@@ -41,12 +41,16 @@ impl ContainerSpec {
 
     /// Starts a container that belongs to no test: removed when its handle
     /// drops, or when the process ends.
-    pub(crate) async fn start_detached(self) -> Result<Container> {
-        let engine = match self.engine.clone() {
-            Some(e) => e,
-            None => Engine::shared().await?,
-        };
-        start_on_engine(engine, self, None).await
+    ///
+    /// Boxed: a snapshot's start runs one of these inside another start.
+    pub(crate) fn start_detached(self) -> futures::future::BoxFuture<'static, Result<Container>> {
+        Box::pin(async move {
+            let engine = match self.engine.clone() {
+                Some(e) => e,
+                None => Engine::shared().await?,
+            };
+            start_on_engine(engine, self, None).await
+        })
     }
 
     /// [`start`](Self::start) for code without an async runtime.
@@ -92,6 +96,9 @@ async fn start_on(
     abandoned: crate::wait::Abandoned,
 ) -> Result<Container> {
     spec.validate()?;
+    if spec.snapshot.is_some() {
+        spec = crate::snapshot::resolve(&engine, spec).await?;
+    }
     if let Some(scope) = &scope {
         if let Some(net) = scope.network(&engine).await? {
             if !spec.networks.iter().any(|(n, _)| n.id() == net.id()) {

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! dockhand ls [--all]
-//! dockhand clean [--kept] [--reused] [--all] [--session ID] [--older-than 2h] [--dry-run]
+//! dockhand clean [--kept] [--reused] [--snapshots] [--all] [--session ID] [--older-than 2h] [--dry-run]
 //! dockhand logs <container> [-f] [--tail N]
 //! ```
 
@@ -19,9 +19,10 @@ usage:
   dockhand ls [--all]
       resources dockhand left on the engine: kept, reused and leaked ones
       (--all: those of running processes too), with test, age, image, addresses
-  dockhand clean [--kept] [--reused] [--all] [--session ID] [--older-than DUR] [--dry-run]
+  dockhand clean [--kept] [--reused] [--snapshots] [--all] [--session ID] [--older-than DUR] [--dry-run]
       remove leaked resources (whose process is gone); --kept and --reused add
-      those kept on purpose; --all adds every resource, even of running processes;
+      those kept on purpose; --snapshots adds snapshot images (only this flag
+      removes them); --all adds every other resource, even of running processes;
       --session and --older-than (30s, 10m, 2h, 1d) narrow it down
   dockhand logs <container> [-f] [--tail N]
       a container's output (by name or id); -f follows it";
@@ -128,6 +129,7 @@ fn label(s: Status) -> &'static str {
         Status::Reused => "reused",
         Status::Leaked => "leaked",
         Status::Live => "live",
+        Status::Snapshot => "snapshot",
     }
 }
 
@@ -154,16 +156,16 @@ async fn ls(args: &[String]) -> Result<(), String> {
         .filter(|r| f.has("--all") || r.status != Status::Live)
         .collect();
     if shown.is_empty() {
-        println!("no kept, reused or leaked dockhand resources");
+        println!("no kept, reused, leaked or snapshot dockhand resources");
         return Ok(());
     }
     println!(
-        "{:<7} {:<9} {:<32} {:<12} {:<5} {:<28} {:<24} ADDRESSES",
+        "{:<8} {:<9} {:<32} {:<12} {:<5} {:<28} {:<24} ADDRESSES",
         "STATUS", "KIND", "NAME", "ID", "AGE", "TEST", "IMAGE"
     );
     for r in shown {
         println!(
-            "{:<7} {:<9} {:<32} {:<12} {:<5} {:<28} {:<24} {}",
+            "{:<8} {:<9} {:<32} {:<12} {:<5} {:<28} {:<24} {}",
             label(r.status),
             kind(r.kind),
             r.name,
@@ -184,7 +186,7 @@ async fn clean(args: &[String]) -> Result<(), String> {
     let f = flags(
         args,
         &["--session", "--older-than"],
-        &["--kept", "--reused", "--all", "--dry-run"],
+        &["--kept", "--reused", "--snapshots", "--all", "--dry-run"],
     )?;
     let older = f.value("--older-than").map(parse_age).transpose()?;
     let engine = engine().await?;
@@ -198,6 +200,7 @@ async fn clean(args: &[String]) -> Result<(), String> {
             Status::Kept => f.has("--kept") || f.has("--all"),
             Status::Reused => f.has("--reused") || f.has("--all"),
             Status::Live => f.has("--all"),
+            Status::Snapshot => f.has("--snapshots"),
         })
         .filter(|r| f.value("--session").is_none_or(|s| r.session == s))
         .filter(|r| older.is_none_or(|o| r.age().is_some_and(|a| a >= o)))

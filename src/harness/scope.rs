@@ -14,11 +14,17 @@ use crate::harness::keep::KeepPolicy;
 use crate::harness::report;
 use crate::network::{Network, NetworkSpec};
 
+/// Ends something with the test; told whether the test's resources are kept.
+pub(crate) type Finisher = Box<dyn FnOnce(bool) + Send>;
+
 pub(crate) struct Scope {
     /// The test's path, `module::test`.
     pub(crate) test: String,
     pub(crate) keep: KeepPolicy,
     containers: Mutex<Vec<Arc<Inner>>>,
+    /// Other things to end with the test (isolated databases); each is told
+    /// whether the keep policy keeps the test's resources.
+    finishers: Mutex<Vec<Finisher>>,
     /// The test's own network, created on first use when asked for.
     network: Option<tokio::sync::OnceCell<Network>>,
 }
@@ -54,6 +60,7 @@ impl ScopeGuard {
             test,
             keep,
             containers: Mutex::new(Vec::new()),
+            finishers: Mutex::new(Vec::new()),
             network: network.then(tokio::sync::OnceCell::new),
         });
         let previous = CURRENT.with(|c| c.borrow_mut().replace(scope.clone()));
@@ -92,6 +99,18 @@ impl Scope {
         self.lock().push(inner);
     }
 
+    /// Runs `finish` when the test ends, whichever way it ends.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "redis", feature = "mariadb")),
+        allow(dead_code)
+    )]
+    pub(crate) fn on_finish(&self, finish: Finisher) {
+        self.finishers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(finish);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Inner>>> {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -99,6 +118,11 @@ impl Scope {
     /// Ends the test: on failure prints each container's last log lines;
     /// keeps (with a banner) or removes every container the test started.
     pub(crate) fn finish(&self, failed: bool) {
+        let finishers =
+            std::mem::take(&mut *self.finishers.lock().unwrap_or_else(|e| e.into_inner()));
+        for f in finishers {
+            f(self.keep.keeps(failed));
+        }
         let containers: Vec<_> = std::mem::take(&mut *self.lock())
             .into_iter()
             .filter(|c| !c.removed.load(Ordering::SeqCst))

@@ -29,6 +29,8 @@ const EXIT_NEWS_LIMIT: Duration = Duration::from_secs(5);
 pub struct LogProbe {
     pattern: Pattern,
     times: usize,
+    /// Lines count only once a line matching this was seen.
+    after: Option<Pattern>,
     source: Option<Source>,
     pub(super) timeout: Option<Duration>,
 }
@@ -38,6 +40,16 @@ enum Pattern {
     Substring(String),
     /// The compiled pattern, or the pattern and why it does not compile.
     Regex(Result<Regex, (String, String)>),
+}
+
+impl Pattern {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Substring(s) => text.contains(s.as_str()),
+            Pattern::Regex(Ok(re)) => re.is_match(text),
+            Pattern::Regex(Err(_)) => false,
+        }
+    }
 }
 
 impl LogProbe {
@@ -54,6 +66,7 @@ impl LogProbe {
         LogProbe {
             pattern,
             times: 1,
+            after: None,
             source: None,
             timeout: None,
         }
@@ -63,6 +76,22 @@ impl LogProbe {
     /// its ready line once for its init server and once for real.
     pub fn times(mut self, n: usize) -> Self {
         self.times = n.max(1);
+        self
+    }
+
+    /// Counts matching lines only once a line containing `text` was seen:
+    /// the state-independent way to wait for a server that prints its ready
+    /// line once for an init pass and once for real, but only once when it
+    /// starts from data made earlier (a snapshot).
+    ///
+    /// ```
+    /// use dockhand::WaitFor;
+    /// // Postgres: the init server listens on a socket only, the real one on TCP.
+    /// let probe = WaitFor::log("ready to accept connections").after("listening on IPv4");
+    /// # let _ = probe;
+    /// ```
+    pub fn after(mut self, text: impl Into<String>) -> Self {
+        self.after = Some(Pattern::Substring(text.into()));
         self
     }
 
@@ -85,11 +114,7 @@ impl LogProbe {
         if self.source.is_some_and(|s| s != source) {
             return false;
         }
-        match &self.pattern {
-            Pattern::Substring(s) => text.contains(s.as_str()),
-            Pattern::Regex(Ok(re)) => re.is_match(text),
-            Pattern::Regex(Err(_)) => false,
-        }
+        self.pattern.is_match(text)
     }
 
     pub(super) async fn run(&self, ctx: &Ctx<'_>, seen: &Seen) -> Result<(), Failure> {
@@ -97,6 +122,7 @@ impl LogProbe {
         // probe started is missed, and nothing is read twice.
         let mut lines = ctx.container.follow_logs();
         let (mut matched, mut read) = (0usize, 0usize);
+        let mut armed = self.after.is_none();
         let report = |matched: usize, read: usize| {
             format!(
                 "log pattern seen {matched} of {} times (lines read: {read})",
@@ -107,6 +133,11 @@ impl LogProbe {
         while let Some(line) = lines.next().await {
             let line = line?;
             read += 1;
+            if !armed {
+                armed = self.after.as_ref().is_some_and(|a| a.is_match(&line.text));
+                seen.set(report(matched, read));
+                continue;
+            }
             if self.matches(line.source, &line.text) {
                 matched += 1;
                 if matched >= self.times {
@@ -136,6 +167,9 @@ impl fmt::Display for LogProbe {
         if self.times > 1 {
             write!(f, " ({} times)", self.times)?;
         }
+        if let Some(Pattern::Substring(a)) = &self.after {
+            write!(f, " after a line containing {a:?}")?;
+        }
         match self.source {
             Some(Source::Stdout) => f.write_str(" on stdout"),
             Some(Source::Stderr) => f.write_str(" on stderr"),
@@ -161,6 +195,7 @@ mod tests {
         assert!(!p.matches(Source::Stderr, "ready 42"));
         assert!(!p.matches(Source::Stdout, "not ready 42"));
         let s = LogProbe::substring("ready".into());
+        assert!(Pattern::Substring("IPv4".into()).is_match("listening on IPv4 address"));
         assert!(s.matches(Source::Stderr, "database is ready now"));
     }
 }

@@ -1,0 +1,162 @@
+//! What the database modules share: credentials, names of isolated
+//! databases and their tear-down, and how a module's container starts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::exec::Exec;
+use crate::harness::scope;
+use crate::spec::ContainerSpec;
+
+#[cfg(feature = "mariadb")]
+pub mod mariadb;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
+
+/// A fresh password: 24 letters and digits, safe in a URL unescaped.
+pub(crate) fn random_password() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 24)
+}
+
+/// A name for an isolated database: `t_<test>_<random>`, lower-case letters,
+/// digits and `_`, at most 63 characters (Postgres' limit; MariaDB's is 64).
+pub(crate) fn isolated_name() -> String {
+    let test = scope::current()
+        .map(|s| s.test.rsplit("::").next().unwrap_or(&s.test).to_string())
+        .unwrap_or_else(|| "db".into());
+    let cleaned: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(44)
+        .collect();
+    format!("t_{cleaned}_{}", crate::session::random_suffix())
+}
+
+/// How a module's container is started: by a test, a fixture's context, or
+/// owned by nothing (a [`Shared`](crate::Shared) server).
+pub(crate) type Starter =
+    Box<dyn FnOnce(ContainerSpec) -> BoxFuture<'static, Result<Container>> + Send>;
+
+/// Starts `spec` the plain way: owned by the running test, if any.
+pub(crate) fn in_test() -> Starter {
+    Box::new(|spec| Box::pin(spec.start()))
+}
+
+/// Starts `spec` owned by no test.
+pub(crate) fn detached() -> Starter {
+    Box::new(|spec| spec.start_detached())
+}
+
+/// Starts `spec` for a fixture parameter.
+pub(crate) fn for_fixture(ctx: &crate::TestContext) -> Starter {
+    let ctx = ctx.clone();
+    Box::new(move |spec| Box::pin(async move { ctx.start(spec).await }))
+}
+
+/// Names a shared server's container `shared-<module>` unless the spec names it.
+pub(crate) fn shared_name(spec: ContainerSpec, module: &str) -> ContainerSpec {
+    if spec.name_prefix.is_none() {
+        spec.name_prefix(format!("shared-{module}"))
+    } else {
+        spec
+    }
+}
+
+/// `127.0.0.1:<published port>` for URLs (the container port, should the
+/// mapping be unknown).
+pub(crate) fn published(server: &Container, port: u16) -> String {
+    server
+        .addr(port)
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| format!("{}:{port}", server.host()))
+}
+
+/// Runs a database client in the container; on failure the error shows
+/// `shown` (the SQL, say) instead of the command line.
+pub(crate) async fn run_client(c: &Container, exec: Exec, shown: Vec<String>) -> Result<String> {
+    match c.exec_with_ok(exec).await {
+        Ok(out) => Ok(out.stdout),
+        Err(Error::ExecFailed {
+            container,
+            exit_code,
+            stderr,
+            ..
+        }) => Err(Error::ExecFailed {
+            container,
+            cmd: shown,
+            exit_code,
+            stderr,
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+/// The container's environment as it runs (a snapshot's frozen values included).
+pub(crate) async fn environment(container: &Container) -> Result<HashMap<String, String>> {
+    let info = container.inspect().await?;
+    Ok(info
+        .config
+        .and_then(|c| c.env)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect())
+}
+
+/// Ends an isolated database. Made during a `#[dockhand::test]`, it ends
+/// with the test, and is kept (with a note on stderr) when the keep policy
+/// keeps the test's containers; made outside one, it ends when dropped.
+pub(crate) struct Teardown {
+    work: Option<(String, BoxFuture<'static, ()>)>,
+}
+
+impl Teardown {
+    /// `what` names the database for the keep note; `work` removes it.
+    pub(crate) fn new(what: String, work: BoxFuture<'static, ()>) -> Self {
+        match scope::current() {
+            Some(scope) => {
+                let test = scope.test.clone();
+                scope.on_finish(Box::new(move |keep| {
+                    if keep {
+                        eprintln!("\ndockhand: kept {what} of test `{test}` for debugging");
+                    } else {
+                        crate::cleanup::at_test_end(work);
+                    }
+                }));
+                Teardown { work: None }
+            }
+            None => Teardown {
+                work: Some((what, work)),
+            },
+        }
+    }
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if let Some((what, work)) = self.work.take() {
+            tracing::debug!("dropping {what}");
+            crate::cleanup::at_test_end(work);
+        }
+    }
+}
+
+/// The server container, shared by the module's handle and its isolated
+/// databases: it goes when the last of them does.
+pub(crate) type Server = Arc<Container>;

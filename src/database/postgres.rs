@@ -1,0 +1,465 @@
+//! PostgreSQL: a server per test or shared, snapshots of a seeded server,
+//! and isolated databases copied from a template in milliseconds.
+//!
+//! Works with the official `postgres` image (default `postgres:16`) and any
+//! image that honours its environment (`POSTGRES_USER`, `POSTGRES_PASSWORD`,
+//! `POSTGRES_DB`, `PGDATA`) and ships `psql`.
+//!
+//! ```no_run
+//! use dockhand::postgres::{Postgres, PostgresSpec};
+//!
+//! // As a test parameter: a fresh server for this test, random password.
+//! #[dockhand::test]
+//! async fn stores_rows(pg: Postgres) {
+//!     pg.execute("CREATE TABLE t (id int)").await.unwrap();
+//!     let url = pg.url(); // postgres://postgres:<password>@127.0.0.1:<port>/postgres
+//!     # let _ = url;
+//! }
+//!
+//! // One server for the whole test binary, each test in its own database
+//! // copied from a template that holds the schema and seed rows.
+//! static PG: dockhand::Shared<PostgresSpec> = dockhand::Shared::new(|| {
+//!     PostgresSpec::new()
+//!         .template_sql("CREATE TABLE users (id serial PRIMARY KEY, name text)")
+//!         .template_sql("INSERT INTO users (name) VALUES ('ada'), ('grace')")
+//! });
+//!
+//! #[dockhand::test]
+//! async fn sees_only_its_own_tables() {
+//!     let db = PG.get().await.unwrap().isolated_database().await.unwrap();
+//!     let url = db.url(); // connect your client here
+//!     # let _ = url;
+//! }
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::{Server, Starter, Teardown};
+use crate::container::Container;
+use crate::error::Result;
+use crate::exec::Exec;
+use crate::harness::fixture::{Fixture, SetupError, TestContext};
+use crate::shared::SharedStart;
+use crate::snapshot::SnapshotSetup;
+use crate::spec::ContainerSpec;
+use crate::wait::WaitFor;
+
+/// The default image: the official one (from `DOCKHAND_IMAGE_PREFIX` when set).
+pub const IMAGE: &str = "postgres:16";
+/// The port the server listens on in the container.
+pub const PORT: u16 = 5432;
+/// The template isolated databases are copied from.
+pub const TEMPLATE: &str = "dockhand_template";
+/// Where a snapshot keeps the data: outside the image's `VOLUME`, which
+/// `docker commit` would not capture.
+const SNAPSHOT_PGDATA: &str = "/var/lib/postgresql/snapshot";
+
+type Customizer = Arc<dyn Fn(ContainerSpec) -> ContainerSpec + Send + Sync>;
+
+/// How to start a Postgres server; [`start`](Self::start) it, use it as a
+/// [`Shared`](crate::Shared) server, or take [`Postgres`] as a test parameter
+/// for the defaults.
+#[derive(Clone)]
+pub struct PostgresSpec {
+    image: String,
+    user: String,
+    password: String,
+    database: String,
+    init_sql: Vec<String>,
+    template_sql: Vec<String>,
+    snapshot: Option<String>,
+    customizers: Vec<Customizer>,
+}
+
+impl fmt::Debug for PostgresSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresSpec")
+            .field("image", &self.image)
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .field("init_sql", &self.init_sql.len())
+            .field("template_sql", &self.template_sql.len())
+            .field("snapshot", &self.snapshot)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PostgresSpec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PostgresSpec {
+    /// `postgres:16`, user and database `postgres`, a random password.
+    pub fn new() -> Self {
+        PostgresSpec {
+            image: IMAGE.into(),
+            user: "postgres".into(),
+            password: super::random_password(),
+            database: "postgres".into(),
+            init_sql: Vec::new(),
+            template_sql: Vec::new(),
+            snapshot: None,
+            customizers: Vec::new(),
+        }
+    }
+
+    /// Another image (e.g. `postgres:15`, `postgis/postgis:16-3.4`).
+    pub fn image(mut self, image: impl Into<String>) -> Self {
+        self.image = image.into();
+        self
+    }
+
+    /// The superuser to create (default `postgres`).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// A fixed password instead of a random one.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = password.into();
+        self
+    }
+
+    /// The database to create (default `postgres`).
+    pub fn database(mut self, database: impl Into<String>) -> Self {
+        self.database = database.into();
+        self
+    }
+
+    /// SQL run in the database once the server is ready, before the handle
+    /// is returned (or once, into the snapshot). Each call is one `psql -c`:
+    /// one transaction, unless it says otherwise.
+    pub fn init_sql(mut self, sql: impl Into<String>) -> Self {
+        self.init_sql.push(sql.into());
+        self
+    }
+
+    /// SQL that builds the template database (schema and seed rows) that
+    /// [`Postgres::isolated_database`] copies; run once per server, or once
+    /// into the snapshot.
+    pub fn template_sql(mut self, sql: impl Into<String>) -> Self {
+        self.template_sql.push(sql.into());
+        self
+    }
+
+    /// Starts from a snapshot: the first start initialises the server, runs
+    /// the init and template SQL and commits it (see
+    /// [`ContainerSpec::snapshot`]); later starts skip all that. The data
+    /// lives outside the image's `VOLUME` so the commit captures it.
+    /// Containers from one snapshot share its password; bump `key` when the
+    /// SQL changes.
+    pub fn snapshot(mut self, key: impl Into<String>) -> Self {
+        self.snapshot = Some(key.into());
+        self
+    }
+
+    /// Edits the container spec (environment, network, keep…).
+    ///
+    /// ```
+    /// use dockhand::postgres::PostgresSpec;
+    /// let spec = PostgresSpec::new().customize(|c| c.env("TZ", "UTC").cmd(["postgres", "-c", "fsync=off"]));
+    /// # let _ = spec;
+    /// ```
+    pub fn customize(
+        mut self,
+        f: impl Fn(ContainerSpec) -> ContainerSpec + Send + Sync + 'static,
+    ) -> Self {
+        self.customizers.push(Arc::new(f));
+        self
+    }
+
+    /// The container spec [`start`](Self::start) starts.
+    pub fn container_spec(&self) -> ContainerSpec {
+        let mut spec = ContainerSpec::new(&self.image)
+            .env("POSTGRES_USER", &self.user)
+            .env("POSTGRES_PASSWORD", &self.password)
+            .env("POSTGRES_DB", &self.database)
+            .expose(PORT)
+            // The init server listens on the socket only, the real one on
+            // TCP: right whether or not the data was initialised before.
+            .wait_for(
+                WaitFor::log("database system is ready to accept connections")
+                    .after("listening on IPv4"),
+            );
+        if let Some(key) = &self.snapshot {
+            let setup = self.setup_sql();
+            let sql = Sql::new(&self.user, &self.password, &self.database);
+            spec = spec.env("PGDATA", SNAPSHOT_PGDATA).snapshot(
+                key.clone(),
+                SnapshotSetup::with(move |c| {
+                    let (sql, setup) = (sql.clone(), setup.clone());
+                    Box::pin(async move {
+                        sql.run_all(c, &setup).await?;
+                        Ok::<(), SetupError>(())
+                    })
+                }),
+            );
+            spec.volatile_env.push("POSTGRES_PASSWORD".into());
+        }
+        self.customizers.iter().fold(spec, |spec, f| f(spec))
+    }
+
+    /// Init SQL, then the template's.
+    fn setup_sql(&self) -> Vec<Statement> {
+        let mut all: Vec<Statement> = self.init_sql.iter().map(|s| (None, s.clone())).collect();
+        if !self.template_sql.is_empty() {
+            all.push((None, format!("CREATE DATABASE {TEMPLATE}")));
+            all.extend(
+                self.template_sql
+                    .iter()
+                    .map(|s| (Some(TEMPLATE.into()), s.clone())),
+            );
+            all.push((
+                None,
+                format!("ALTER DATABASE {TEMPLATE} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
+            ));
+        }
+        all
+    }
+
+    /// Starts the server; returns once it accepts connections and the init
+    /// SQL ran. Belongs to the running `#[dockhand::test]`, if any.
+    pub async fn start(self) -> Result<Postgres> {
+        self.start_with(super::in_test()).await
+    }
+
+    async fn start_with(self, start: Starter) -> Result<Postgres> {
+        let container = start(self.container_spec()).await?;
+        // A snapshot's frozen credentials win over this spec's.
+        let env = super::environment(&container).await?;
+        let get =
+            |k: &str, default: &str| env.get(k).cloned().unwrap_or_else(|| default.to_string());
+        let pg = Postgres {
+            user: get("POSTGRES_USER", &self.user),
+            password: get("POSTGRES_PASSWORD", &self.password),
+            database: get("POSTGRES_DB", &self.database),
+            template: !self.template_sql.is_empty(),
+            server: Arc::new(container),
+        };
+        if self.snapshot.is_none() {
+            pg.sql().run_all(&pg.server, &self.setup_sql()).await?;
+        }
+        Ok(pg)
+    }
+}
+
+impl SharedStart for PostgresSpec {
+    type Started = Postgres;
+
+    async fn start_shared(self) -> Result<Postgres> {
+        let spec = self.customize(|c| super::shared_name(c, "postgres"));
+        spec.start_with(super::detached()).await
+    }
+}
+
+/// A running Postgres server. Dropping it removes the container (once the
+/// isolated databases made from it are gone too).
+pub struct Postgres {
+    server: Server,
+    user: String,
+    password: String,
+    database: String,
+    template: bool,
+}
+
+impl fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Postgres")
+            .field("container", &self.server.name())
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fixture for Postgres {
+    async fn setup(ctx: &TestContext) -> std::result::Result<Self, SetupError> {
+        Ok(PostgresSpec::new()
+            .start_with(super::for_fixture(ctx))
+            .await?)
+    }
+}
+
+impl Postgres {
+    /// The container.
+    pub fn container(&self) -> &Container {
+        &self.server
+    }
+
+    /// The superuser's name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The superuser's password.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// The database created at start.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The published address, e.g. `127.0.0.1:49153`.
+    pub fn addr(&self) -> Result<SocketAddr> {
+        self.server.addr(PORT)
+    }
+
+    /// `postgres://user:password@127.0.0.1:<port>/<database>`.
+    pub fn url(&self) -> String {
+        self.url_for(&self.database)
+    }
+
+    /// The URL of another database on this server.
+    pub fn url_for(&self, database: &str) -> String {
+        let addr = super::published(&self.server, PORT);
+        format!(
+            "postgres://{}:{}@{addr}/{database}",
+            self.user, self.password
+        )
+    }
+
+    /// The URL for another container on the same network, which reaches this
+    /// server as `host` (its alias or name): `postgres://…@host:5432/<database>`.
+    pub fn network_url(&self, host: &str) -> String {
+        format!(
+            "postgres://{}:{}@{host}:{PORT}/{}",
+            self.user, self.password, self.database
+        )
+    }
+
+    fn sql(&self) -> Sql {
+        Sql::new(&self.user, &self.password, &self.database)
+    }
+
+    /// Runs SQL with `psql` in the container, in the main database; returns
+    /// what it printed (rows unaligned, `|` between columns).
+    pub async fn execute(&self, sql: &str) -> Result<String> {
+        self.sql().run(&self.server, None, sql).await
+    }
+
+    /// A fresh database for one test, copied from the template built by
+    /// [`PostgresSpec::template_sql`] (empty without one). Made during a
+    /// `#[dockhand::test]`, it is dropped when the test ends (kept when the
+    /// keep policy keeps the test's containers); else when the handle drops.
+    pub async fn isolated_database(&self) -> Result<PostgresDatabase> {
+        let name = super::isolated_name();
+        let create = if self.template {
+            format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        } else {
+            format!("CREATE DATABASE {name}")
+        };
+        self.sql().run(&self.server, None, &create).await?;
+        let (server, sql, db) = (self.server.clone(), self.sql(), name.clone());
+        let drop_it: BoxFuture<'static, ()> = Box::pin(async move {
+            let drop = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
+            if let Err(e) = sql.run(&server, None, &drop).await {
+                tracing::debug!("dropping database `{db}`: {e}");
+            }
+        });
+        let url = self.url_for(&name);
+        let what = format!(
+            "database `{name}` ({url}) in container `{}`",
+            self.server.name()
+        );
+        Ok(PostgresDatabase {
+            name,
+            url,
+            _teardown: Teardown::new(what, drop_it),
+        })
+    }
+}
+
+/// A database of its own for one test, on a shared server (see
+/// [`Postgres::isolated_database`]).
+pub struct PostgresDatabase {
+    name: String,
+    url: String,
+    _teardown: Teardown,
+}
+
+impl fmt::Debug for PostgresDatabase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresDatabase")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresDatabase {
+    /// Its name, `t_<test>_<random>`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `postgres://user:password@127.0.0.1:<port>/<name>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// One statement and the database it runs in (`None`: the main one).
+type Statement = (Option<String>, String);
+
+/// Runs SQL through `psql` in the container.
+#[derive(Clone)]
+struct Sql {
+    user: String,
+    password: String,
+    database: String,
+}
+
+impl Sql {
+    fn new(user: &str, password: &str, database: &str) -> Self {
+        Sql {
+            user: user.into(),
+            password: password.into(),
+            database: database.into(),
+        }
+    }
+
+    async fn run(&self, c: &Container, database: Option<&str>, sql: &str) -> Result<String> {
+        let db = database.unwrap_or(&self.database);
+        let exec = Exec::new([
+            "psql",
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            &self.user,
+            "-d",
+            db,
+            "-c",
+            sql,
+        ])
+        .env("PGPASSWORD", &self.password);
+        let shown = vec![
+            "psql".into(),
+            "-d".into(),
+            db.into(),
+            "-c".into(),
+            sql.into(),
+        ];
+        super::run_client(c, exec, shown).await
+    }
+
+    async fn run_all(&self, c: &Container, statements: &[Statement]) -> Result<()> {
+        for (db, sql) in statements {
+            self.run(c, db.as_deref(), sql).await?;
+        }
+        Ok(())
+    }
+}

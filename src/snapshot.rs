@@ -1,0 +1,414 @@
+//! Snapshots: a container set up once, committed as an image, and every
+//! later start of the same spec begins from that image.
+//!
+//! The image is tagged `dockhand-snapshot/<image>:<hash>`, the hash covering
+//! the base image's id, the create request and the files copied in, and the
+//! snapshot's key; changing any of them makes (and uses) a new snapshot, and
+//! the stale one of the same key is removed. Snapshots outlive the session on
+//! purpose, like a build cache: `dockhand clean --snapshots` removes them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard::models::ContainerConfig;
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, ListImagesOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use futures::future::BoxFuture;
+use futures::StreamExt;
+
+use crate::container::Container;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::fingerprint;
+use crate::harness::fixture::SetupError;
+use crate::image;
+use crate::session::{self, LABEL_SESSION};
+use crate::spec::ContainerSpec;
+
+/// Label on a snapshot image: the key it was made for.
+pub(crate) const LABEL_SNAPSHOT: &str = "dockhand.snapshot";
+/// Label on a snapshot image: the hash of what it was made from.
+pub(crate) const LABEL_SNAPSHOT_HASH: &str = "dockhand.snapshot.hash";
+/// The repository snapshot images live in (`dockhand-snapshot/<image>`).
+pub(crate) const REPOSITORY: &str = "dockhand-snapshot";
+
+/// How long the set-up container gets to stop cleanly before the commit.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+type SetupFn = dyn for<'a> Fn(&'a Container) -> BoxFuture<'a, std::result::Result<(), SetupError>>
+    + Send
+    + Sync;
+
+/// What to do to a freshly started container before it is committed as a
+/// snapshot (see [`ContainerSpec::snapshot`]).
+///
+/// ```
+/// use dockhand::SnapshotSetup;
+/// // Commands that must succeed, in order:
+/// let setup = SnapshotSetup::exec(["sh", "-c", "echo seeded > /data.txt"])
+///     .then_exec(["sync"]);
+/// // Or any async code with the running container:
+/// let setup = SnapshotSetup::with(|c| Box::pin(async move {
+///     c.exec_ok(["touch", "/ready"]).await?;
+///     Ok(())
+/// }));
+/// # let _ = setup;
+/// ```
+#[derive(Clone)]
+pub struct SnapshotSetup {
+    steps: Vec<Arc<SetupFn>>,
+}
+
+impl fmt::Debug for SnapshotSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SnapshotSetup({} steps)", self.steps.len())
+    }
+}
+
+impl SnapshotSetup {
+    /// A set-up that does nothing: the snapshot captures the container as it
+    /// is once ready (an initialised database, say).
+    pub fn none() -> Self {
+        SnapshotSetup { steps: Vec::new() }
+    }
+
+    /// Runs `cmd` in the container; it must exit with 0.
+    pub fn exec<I, S>(cmd: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::none().then_exec(cmd)
+    }
+
+    /// Runs async code with the running container.
+    pub fn with<F>(f: F) -> Self
+    where
+        F: for<'a> Fn(&'a Container) -> BoxFuture<'a, std::result::Result<(), SetupError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        Self::none().then(f)
+    }
+
+    /// Then runs `cmd`, which must exit with 0.
+    pub fn then_exec<I, S>(self, cmd: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let cmd: Vec<String> = cmd.into_iter().map(Into::into).collect();
+        self.then(move |c| {
+            let cmd = cmd.clone();
+            Box::pin(async move {
+                c.exec_ok(cmd).await?;
+                Ok(())
+            })
+        })
+    }
+
+    /// Then runs async code with the running container.
+    pub fn then<F>(mut self, f: F) -> Self
+    where
+        F: for<'a> Fn(&'a Container) -> BoxFuture<'a, std::result::Result<(), SetupError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.steps.push(Arc::new(f));
+        self
+    }
+
+    async fn run(&self, container: &Container) -> std::result::Result<(), SetupError> {
+        for step in &self.steps {
+            step(container).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot asked for by a spec: its key and set-up.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) key: String,
+    pub(crate) setup: SnapshotSetup,
+}
+
+/// The snapshot for `spec`, made now if there is none yet; returns the spec
+/// to start instead: the snapshot image, never pulled nor prefixed.
+pub(crate) async fn resolve(engine: &Engine, mut spec: ContainerSpec) -> Result<ContainerSpec> {
+    let Some(snapshot) = spec.snapshot.take() else {
+        return Ok(spec);
+    };
+    // The base image, pulled if need be, by the name it was found under.
+    let (base, base_id) = image::obtain(engine, &spec.image, &spec.pull, |name| {
+        let docker = engine.docker().clone();
+        async move {
+            match docker.inspect_image(&name).await {
+                Ok(i) => Ok(Some((name, i.id.unwrap_or_default()))),
+                Err(e) if image::is_missing_image(&e) => Ok(None),
+                Err(e) => Err(Error::engine(format!("inspect image `{name}`"), e)),
+            }
+        }
+    })
+    .await?;
+    let hash = fingerprint::of(
+        engine,
+        &base_id,
+        &spec,
+        fingerprint::Purpose::Snapshot(&snapshot.key),
+    )?;
+    let repository = format!("{REPOSITORY}/{}", slug(&spec.image));
+    let tag = format!("{repository}:{}", &hash[..24]);
+    let lock = lock_for(&tag);
+    let _made_once = lock.lock().await;
+    if engine.image_exists(&tag).await? {
+        tracing::debug!(%tag, key = %snapshot.key, "starting from an existing snapshot");
+    } else {
+        let mut builder = spec.clone();
+        builder.image = base;
+        make(engine, builder, &snapshot, &repository, &tag, &hash).await?;
+    }
+    image::mark_built(&tag);
+    // The snapshot's own environment (credentials made for it) wins.
+    let volatile = std::mem::take(&mut spec.volatile_env);
+    spec.env.retain(|(k, _)| !volatile.contains(k));
+    spec.image = tag;
+    Ok(spec)
+}
+
+/// Starts `builder`, runs the set-up, stops it cleanly and commits it.
+async fn make(
+    engine: &Engine,
+    mut builder: ContainerSpec,
+    snapshot: &Snapshot,
+    repository: &str,
+    tag: &str,
+    hash: &str,
+) -> Result<()> {
+    let key = &snapshot.key;
+    tracing::info!(%tag, %key, image = %builder.image, "making a snapshot");
+    let base = builder.image.clone();
+    let failed = |message: String| Error::SnapshotFailed {
+        key: key.clone(),
+        image: base.clone(),
+        message,
+    };
+    builder.engine = Some(engine.clone());
+    builder.keep = false;
+    builder.reuse = false;
+    builder.networks.clear();
+    builder.parameter = None;
+    builder.name_prefix = Some("snapshot".into());
+    builder = builder.no_image_prefix();
+    let container = builder.start_detached().await?;
+    let committed = set_up_and_commit(engine, &container, snapshot, repository, tag, hash)
+        .await
+        .map_err(|e| match e {
+            Refusal::Message(m) => failed(m),
+            Refusal::Error(e) => e,
+        });
+    // The set-up container goes whatever happened.
+    container.discard().await;
+    committed?;
+    remove_stale(engine, repository, key, tag).await;
+    Ok(())
+}
+
+async fn set_up_and_commit(
+    engine: &Engine,
+    container: &Container,
+    snapshot: &Snapshot,
+    repository: &str,
+    tag: &str,
+    hash: &str,
+) -> std::result::Result<(), Refusal> {
+    let key = &snapshot.key;
+    if let Err(e) = snapshot.setup.run(container).await {
+        return Err(Refusal::Message(format!("the set-up failed: {e}")));
+    }
+    let docker = engine.docker();
+    let stop = StopContainerOptionsBuilder::default()
+        .t(STOP_GRACE.as_secs() as i32)
+        .build();
+    docker
+        .stop_container(container.id(), Some(stop))
+        .await
+        .map_err(|e| {
+            Refusal::Error(Error::engine(
+                format!("stop container `{}` for its snapshot", container.name()),
+                e,
+            ))
+        })?;
+    check_volumes(engine, container).await?;
+    let (repo, tag_part) = tag.rsplit_once(':').unwrap_or((repository, "latest"));
+    let opts = CommitContainerOptionsBuilder::default()
+        .container(container.id())
+        .repo(repo)
+        .tag(tag_part)
+        .comment(&format!("dockhand snapshot `{key}`"))
+        .pause(false)
+        .build();
+    let labels = HashMap::from([
+        (LABEL_SNAPSHOT.to_string(), key.clone()),
+        (LABEL_SNAPSHOT_HASH.to_string(), hash.to_string()),
+        (LABEL_SESSION.to_string(), session::session_id().to_string()),
+    ]);
+    let config = ContainerConfig {
+        labels: Some(labels),
+        ..Default::default()
+    };
+    docker.commit_container(opts, config).await.map_err(|e| {
+        Refusal::Error(Error::engine(
+            format!("commit container `{}` as `{tag}`", container.name()),
+            e,
+        ))
+    })?;
+    Ok(())
+}
+
+enum Refusal {
+    Message(String),
+    Error(Error),
+}
+
+/// `docker commit` does not capture volumes: refuses a snapshot whose set-up
+/// (or start) wrote into one, rather than make one that is silently empty there.
+async fn check_volumes(engine: &Engine, container: &Container) -> std::result::Result<(), Refusal> {
+    let info = container.inspect().await.map_err(Refusal::Error)?;
+    let volumes: Vec<String> = info
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter_map(|m| m.destination)
+        .collect();
+    for path in volumes {
+        let entries = first_entries(engine, container.id(), &path)
+            .await
+            .map_err(Refusal::Error)?;
+        if !entries.is_empty() {
+            return Err(Refusal::Message(format!(
+                "the container wrote into `{path}` ({}), a volume (declared by the image, or by the spec); \
+                 `docker commit` does not capture volumes, so the snapshot would be empty there. \
+                 Keep the data outside the volume (Postgres: set PGDATA to another folder; MariaDB: \
+                 `--datadir`; the database modules do this for you), or drop the volume from the spec",
+                entries.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Up to 5 names inside `path` in the (stopped) container.
+async fn first_entries(engine: &Engine, id: &str, path: &str) -> Result<Vec<String>> {
+    const ENOUGH: usize = 64 * 1024;
+    let opts = DownloadFromContainerOptionsBuilder::default()
+        .path(path)
+        .build();
+    let mut stream = engine.docker().download_from_container(id, Some(opts));
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| Error::engine(format!("read `{path}` of container {id}"), e))?;
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= ENOUGH {
+            break;
+        }
+    }
+    // A truncated archive still yields its first entries.
+    let mut names = Vec::new();
+    let mut archive = tar::Archive::new(buf.as_slice());
+    if let Ok(entries) = archive.entries() {
+        for entry in entries.map_while(|e| e.ok()) {
+            let name = entry
+                .path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // The first entry is the folder itself.
+            if name.trim_end_matches('/').contains('/') {
+                names.push(name);
+            }
+            if names.len() == 5 {
+                break;
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Removes the older snapshots of the same key and image (their base or spec
+/// changed); one still used by a container stays.
+async fn remove_stale(engine: &Engine, repository: &str, key: &str, keep: &str) {
+    let filters = HashMap::from([
+        ("reference".to_string(), vec![repository.to_string()]),
+        ("label".to_string(), vec![format!("{LABEL_SNAPSHOT}={key}")]),
+    ]);
+    let opts = ListImagesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let Ok(images) = engine.docker().list_images(Some(opts)).await else {
+        return;
+    };
+    for i in images {
+        if i.repo_tags.iter().any(|t| t == keep) {
+            continue;
+        }
+        for t in &i.repo_tags {
+            match image::remove(engine.docker(), t).await {
+                Ok(_) => tracing::info!(tag = %t, %key, "removed a stale snapshot"),
+                Err(e) => tracing::debug!(tag = %t, "stale snapshot left: {e}"),
+            }
+        }
+    }
+}
+
+/// `postgres:16` → `postgres`, `127.0.0.1:5000/team/app:1` → `app`.
+fn slug(image: &str) -> String {
+    let r = image::Reference::parse(image);
+    let path = r.path.rsplit_once('/').map_or(r.path.as_str(), |(_, p)| p);
+    let s: String = path
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        "image".into()
+    } else {
+        s
+    }
+}
+
+/// One lock per snapshot tag in this process: concurrent starts of the same
+/// spec make the snapshot once.
+fn lock_for(tag: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: Mutex<Option<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = Mutex::new(None);
+    let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    locks
+        .get_or_insert_with(HashMap::new)
+        .entry(tag.to_string())
+        .or_default()
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_name_the_image_not_the_registry() {
+        assert_eq!(slug("postgres:16"), "postgres");
+        assert_eq!(slug("127.0.0.1:5000/team/app:1"), "app");
+        assert_eq!(slug("dockhand-test/busybox"), "busybox");
+    }
+}
