@@ -206,7 +206,9 @@ async fn make(
     builder.parameter = None;
     builder.name_prefix = Some("snapshot".into());
     builder = builder.no_image_prefix();
+    let started = std::time::Instant::now();
     let container = builder.start_detached().await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "snapshot: set-up container ready");
     let committed = set_up_and_commit(engine, &container, snapshot, repository, tag, hash)
         .await
         .map_err(|e| match e {
@@ -216,6 +218,7 @@ async fn make(
     // The set-up container goes whatever happened.
     container.discard().await;
     committed?;
+    tracing::info!(%tag, %key, elapsed = ?started.elapsed(), "snapshot made");
     remove_stale(engine, repository, key, tag).await;
     Ok(())
 }
@@ -229,9 +232,12 @@ async fn set_up_and_commit(
     hash: &str,
 ) -> std::result::Result<(), Refusal> {
     let key = &snapshot.key;
+    let t = std::time::Instant::now();
     if let Err(e) = snapshot.setup.run(container).await {
         return Err(Refusal::Message(format!("the set-up failed: {e}")));
     }
+    tracing::debug!(elapsed = ?t.elapsed(), "snapshot: set-up ran");
+    let t = std::time::Instant::now();
     let docker = engine.docker();
     let stop = StopContainerOptionsBuilder::default()
         .t(STOP_GRACE.as_secs() as i32)
@@ -245,7 +251,11 @@ async fn set_up_and_commit(
                 e,
             ))
         })?;
+    tracing::debug!(elapsed = ?t.elapsed(), "snapshot: stopped");
+    let t = std::time::Instant::now();
     check_volumes(engine, container).await?;
+    tracing::debug!(elapsed = ?t.elapsed(), "snapshot: volumes checked");
+    let t = std::time::Instant::now();
     let (repo, tag_part) = tag.rsplit_once(':').unwrap_or((repository, "latest"));
     let opts = CommitContainerOptionsBuilder::default()
         .container(container.id())
@@ -269,6 +279,7 @@ async fn set_up_and_commit(
             e,
         ))
     })?;
+    tracing::debug!(elapsed = ?t.elapsed(), "snapshot: committed");
     Ok(())
 }
 

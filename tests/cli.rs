@@ -161,3 +161,43 @@ fn bad_usage_is_explained() {
     let (ok, out) = dockhand(&["ls", "--bogus"]);
     assert!(!ok && out.contains("unknown option `--bogus`"), "{out}");
 }
+
+#[tokio::test]
+async fn snapshots_are_listed_and_removed_only_when_asked() {
+    let key = format!("cli-snap-{}", std::process::id());
+    let c = dockhand::ContainerSpec::new(common::image())
+        .cmd(["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"])
+        .snapshot(&key, dockhand::SnapshotSetup::exec(["touch", "/made"]))
+        .start()
+        .await
+        .unwrap();
+    let tag = c.image().to_string();
+    drop(c);
+
+    let (ok, out) = dockhand(&["ls"]);
+    assert!(ok, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(&tag))
+        .unwrap_or_else(|| panic!("{tag} not listed:\n{out}"));
+    assert!(
+        line.starts_with("snapshot") && line.contains("image"),
+        "{line}"
+    );
+
+    let sid = dockhand::session_id();
+    let (ok, out) = dockhand(&["clean", "--session", sid]);
+    assert!(ok && !out.contains(&tag), "{out}");
+    let engine = dockhand::Engine::shared().await.unwrap();
+    assert!(
+        engine.image_exists(&tag).await.unwrap(),
+        "a plain clean keeps snapshots"
+    );
+
+    let (ok, out) = dockhand(&["clean", "--snapshots", "--session", sid]);
+    assert!(
+        ok && out.contains(&format!("removed snapshot image {tag}")),
+        "{out}"
+    );
+    assert!(!engine.image_exists(&tag).await.unwrap());
+}

@@ -221,3 +221,64 @@ async fn an_isolated_database_outside_a_test_goes_when_dropped() {
     assert!(gone, "database {name} dropped");
     drop(client);
 }
+
+/// The database the last child test made.
+static CHILD_DB: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+#[dockhand::test(keep = "on-failure")]
+#[ignore = "child: run by isolated_databases_end_with_their_test"]
+async fn child_isolated_passes() {
+    let db = SHARED
+        .get()
+        .await
+        .unwrap()
+        .isolated_database()
+        .await
+        .unwrap();
+    *CHILD_DB.lock().unwrap() = Some(db.name().to_string());
+}
+
+#[dockhand::test(keep = "on-failure")]
+#[ignore = "child: run by isolated_databases_end_with_their_test"]
+async fn child_isolated_fails() {
+    let db = SHARED
+        .get()
+        .await
+        .unwrap()
+        .isolated_database()
+        .await
+        .unwrap();
+    *CHILD_DB.lock().unwrap() = Some(db.name().to_string());
+    panic!("fail, so the database is kept");
+}
+
+fn database_exists(name: &str) -> bool {
+    let sql = format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'");
+    let pg = SHARED.get_blocking().unwrap();
+    let out = futures::executor::block_on(pg.execute(&sql)).unwrap();
+    out.trim() == "1"
+}
+
+/// Made during a test, an isolated database is dropped when the test ends,
+/// after the handle is gone; under keep = "on-failure" a failed test's stays.
+#[test]
+fn isolated_databases_end_with_their_test() {
+    child_isolated_passes();
+    let passed = CHILD_DB.lock().unwrap().take().unwrap();
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        !database_exists(&passed)
+    });
+    assert!(gone, "database {passed} of a passing test is dropped");
+
+    let failed = std::panic::catch_unwind(child_isolated_fails);
+    assert!(failed.is_err(), "the child fails");
+    let kept = CHILD_DB.lock().unwrap().take().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        database_exists(&kept),
+        "database {kept} of a failed test is kept"
+    );
+    let pg = SHARED.get_blocking().unwrap();
+    futures::executor::block_on(pg.execute(&format!("DROP DATABASE {kept}"))).unwrap();
+}

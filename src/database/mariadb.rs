@@ -88,7 +88,8 @@ impl Default for MariaDbSpec {
 impl MariaDbSpec {
     /// `mariadb:11`, user and database `test`, random passwords for it and
     /// for root; time zone tables are not loaded (`MARIADB_INITDB_SKIP_TZINFO`),
-    /// which halves the first start.
+    /// which halves the first start (set it empty with
+    /// [`customize`](Self::customize) to load them).
     pub fn new() -> Self {
         MariaDbSpec {
             image: IMAGE.into(),
@@ -421,10 +422,17 @@ impl Client {
         super::run_client(c, exec, shown).await
     }
 
+    /// Runs the statements in one client, one after another; stops at the
+    /// first error.
     async fn run_all(&self, c: &Container, database: Option<&str>, sql: &[String]) -> Result<()> {
-        for s in sql {
-            self.run(c, database, s).await?;
+        if sql.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let joined: Vec<&str> = sql
+            .iter()
+            .map(|s| s.trim().trim_end_matches(';'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        self.run(c, database, &joined.join(";\n")).await.map(drop)
     }
 }

@@ -95,7 +95,10 @@ impl Default for PostgresSpec {
 }
 
 impl PostgresSpec {
-    /// `postgres:16`, user and database `postgres`, a random password.
+    /// `postgres:16`, user and database `postgres`, a random password; the
+    /// server runs for tests, not for keeps: `initdb --no-sync`, `fsync`,
+    /// `synchronous_commit` and `full_page_writes` off (replace the command
+    /// with [`customize`](Self::customize) to change that).
     pub fn new() -> Self {
         PostgresSpec {
             image: IMAGE.into(),
@@ -181,6 +184,17 @@ impl PostgresSpec {
             .env("POSTGRES_USER", &self.user)
             .env("POSTGRES_PASSWORD", &self.password)
             .env("POSTGRES_DB", &self.database)
+            // Throwaway data: no fsync at initdb nor while running.
+            .env("POSTGRES_INITDB_ARGS", "--no-sync")
+            .cmd([
+                "postgres",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ])
             .expose(PORT)
             // The init server listens on the socket only, the real one on
             // TCP: right whether or not the data was initialised before.
@@ -427,8 +441,19 @@ impl Sql {
     }
 
     async fn run(&self, c: &Container, database: Option<&str>, sql: &str) -> Result<String> {
-        let db = database.unwrap_or(&self.database);
-        let exec = Exec::new([
+        let db = database.map(str::to_string);
+        self.run_all(c, &[(db, sql.to_string())]).await
+    }
+
+    /// Runs the statements in one `psql`, each its own `-c` (so its own
+    /// transaction), moving between databases with `\connect`; stops at the
+    /// first error.
+    async fn run_all(&self, c: &Container, statements: &[Statement]) -> Result<String> {
+        if statements.is_empty() {
+            return Ok(String::new());
+        }
+        let first = statements[0].0.as_deref().unwrap_or(&self.database);
+        let mut cmd: Vec<String> = [
             "psql",
             "-X",
             "-q",
@@ -439,27 +464,25 @@ impl Sql {
             "-h",
             "127.0.0.1",
             "-U",
-            &self.user,
-            "-d",
-            db,
-            "-c",
-            sql,
-        ])
-        .env("PGPASSWORD", &self.password);
-        let shown = vec![
-            "psql".into(),
-            "-d".into(),
-            db.into(),
-            "-c".into(),
-            sql.into(),
-        ];
-        super::run_client(c, exec, shown).await
-    }
-
-    async fn run_all(&self, c: &Container, statements: &[Statement]) -> Result<()> {
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([self.user.clone(), "-d".into(), first.to_string()])
+        .collect();
+        let mut shown = vec!["psql".to_string(), "-d".into(), first.to_string()];
+        let mut current = first;
         for (db, sql) in statements {
-            self.run(c, db.as_deref(), sql).await?;
+            let db = db.as_deref().unwrap_or(&self.database);
+            if db != current {
+                let connect = format!("\\connect {db}");
+                cmd.extend(["-c".into(), connect.clone()]);
+                shown.extend(["-c".into(), connect]);
+                current = db;
+            }
+            cmd.extend(["-c".into(), sql.clone()]);
+            shown.extend(["-c".into(), sql.clone()]);
         }
-        Ok(())
+        let exec = Exec::new(cmd).env("PGPASSWORD", &self.password);
+        super::run_client(c, exec, shown).await
     }
 }
