@@ -197,6 +197,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A database server (of a database module) refused a statement.
+    #[error("{action} failed: {message}")]
+    Database {
+        /// What dockhand was doing, naming the database and the container.
+        action: String,
+        /// What the server said.
+        message: String,
+    },
+
     /// A local file operation failed.
     #[error("{context}: {source}")]
     Io {

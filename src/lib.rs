@@ -37,6 +37,12 @@
 //!   [`Engine::remove_image`].
 //! - [`wait`]: readiness probes ([`WaitFor`]): `start()` returns once the service answers.
 //! - [`blocking`]: the same for tests without an async runtime.
+//! - [`Shared`]: a container (or database server) started once per process.
+//! - [`ContainerSpec::snapshot`], [`SnapshotSetup`]: set up once, commit, and
+//!   start every later container from the commit.
+//! - `postgres`, `redis`, `mariadb` (features of the same names): database
+//!   servers as test parameters or shared, with random credentials, URL
+//!   helpers, snapshots and a database of its own per test.
 //!
 //! Every resource dockhand creates carries the labels `dockhand.session=<id>`
 //! (see [`session_id`]) and `dockhand.managed=true`.

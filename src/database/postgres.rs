@@ -40,7 +40,8 @@ use futures::future::BoxFuture;
 
 use super::{Server, Starter, Teardown};
 use crate::container::Container;
-use crate::error::Result;
+use crate::engine;
+use crate::error::{Error, Result};
 use crate::exec::Exec;
 use crate::harness::fixture::{Fixture, SetupError, TestContext};
 use crate::shared::SharedStart;
@@ -250,10 +251,22 @@ impl PostgresSpec {
         let env = super::environment(&container).await?;
         let get =
             |k: &str, default: &str| env.get(k).cloned().unwrap_or_else(|| default.to_string());
+        let (user, password, database) = (
+            get("POSTGRES_USER", &self.user),
+            get("POSTGRES_PASSWORD", &self.password),
+            get("POSTGRES_DB", &self.database),
+        );
+        let url = url(
+            &user,
+            &password,
+            &super::published(&container, PORT),
+            &database,
+        );
         let pg = Postgres {
-            user: get("POSTGRES_USER", &self.user),
-            password: get("POSTGRES_PASSWORD", &self.password),
-            database: get("POSTGRES_DB", &self.database),
+            admin: Arc::new(Admin::new(url, container.name())),
+            user,
+            password,
+            database,
             template: !self.template_sql.is_empty(),
             server: Arc::new(container),
         };
@@ -277,6 +290,7 @@ impl SharedStart for PostgresSpec {
 /// isolated databases made from it are gone too).
 pub struct Postgres {
     server: Server,
+    admin: Arc<Admin>,
     user: String,
     password: String,
     database: String,
@@ -335,18 +349,17 @@ impl Postgres {
     /// The URL of another database on this server.
     pub fn url_for(&self, database: &str) -> String {
         let addr = super::published(&self.server, PORT);
-        format!(
-            "postgres://{}:{}@{addr}/{database}",
-            self.user, self.password
-        )
+        url(&self.user, &self.password, &addr, database)
     }
 
     /// The URL for another container on the same network, which reaches this
     /// server as `host` (its alias or name): `postgres://…@host:5432/<database>`.
     pub fn network_url(&self, host: &str) -> String {
-        format!(
-            "postgres://{}:{}@{host}:{PORT}/{}",
-            self.user, self.password, self.database
+        url(
+            &self.user,
+            &self.password,
+            &format!("{host}:{PORT}"),
+            &self.database,
         )
     }
 
@@ -371,11 +384,11 @@ impl Postgres {
         } else {
             format!("CREATE DATABASE {name}")
         };
-        self.sql().run(&self.server, None, &create).await?;
-        let (server, sql, db) = (self.server.clone(), self.sql(), name.clone());
+        self.admin.run(&create).await?;
+        let (admin, db) = (self.admin.clone(), name.clone());
         let drop_it: BoxFuture<'static, ()> = Box::pin(async move {
             let drop = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
-            if let Err(e) = sql.run(&server, None, &drop).await {
+            if let Err(e) = admin.run(&drop).await {
                 tracing::debug!("dropping database `{db}`: {e}");
             }
         });
@@ -389,6 +402,78 @@ impl Postgres {
             url,
             _teardown: Teardown::new(what, drop_it),
         })
+    }
+}
+
+fn url(user: &str, password: &str, addr: &str, database: &str) -> String {
+    format!("postgres://{user}:{password}@{addr}/{database}")
+}
+
+/// dockhand's own connection to the server, made on first use and living on
+/// the engine runtime (so it outlasts each test's runtime): isolated
+/// databases are made and dropped through it, without a `psql` per call.
+struct Admin {
+    url: String,
+    container: String,
+    client: tokio::sync::Mutex<Option<Arc<tokio_postgres::Client>>>,
+}
+
+impl Admin {
+    fn new(url: String, container: &str) -> Self {
+        Admin {
+            url,
+            container: container.to_string(),
+            client: Default::default(),
+        }
+    }
+
+    async fn client(&self, fresh: bool) -> Result<Arc<tokio_postgres::Client>> {
+        let mut slot = self.client.lock().await;
+        if let (Some(c), false) = (slot.as_ref(), fresh) {
+            if !c.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let url = self.url.clone();
+        let client = engine::run(async move {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("dockhand's Postgres connection ended: {e}");
+                }
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        })
+        .await
+        .map_err(|e| self.error("connect to", &e))?;
+        let client = Arc::new(client);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Runs `sql`; reconnects once if the connection was lost.
+    async fn run(&self, sql: &str) -> Result<()> {
+        let mut fresh = false;
+        loop {
+            let client = self.client(fresh).await?;
+            let statement = sql.to_string();
+            match engine::run(async move { client.batch_execute(&statement).await }).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_closed() && !fresh => fresh = true,
+                Err(e) => return Err(self.error(&format!("`{sql}` in"), &e)),
+            }
+        }
+    }
+
+    fn error(&self, action: &str, e: &tokio_postgres::Error) -> Error {
+        let message = match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.severity(), db.message()),
+            None => e.to_string(),
+        };
+        Error::Database {
+            action: format!("{action} Postgres in container `{}`", self.container),
+            message,
+        }
     }
 }
 
