@@ -210,7 +210,7 @@ impl MariaDbSpec {
 
     async fn start_with(self, start: Starter) -> Result<MariaDb> {
         let container = start(self.container_spec()).await?;
-        let env = super::environment(&container).await?;
+        let env = super::client::environment(&container).await?;
         let get =
             |k: &str, default: &str| env.get(k).cloned().unwrap_or_else(|| default.to_string());
         let db = MariaDb {
@@ -419,7 +419,7 @@ impl Client {
             "-e".into(),
             sql.into(),
         ];
-        super::run_client(c, exec, shown).await
+        super::client::run(c, exec, shown).await
     }
 
     /// Runs the statements in one client, one after another; stops at the

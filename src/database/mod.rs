@@ -1,18 +1,18 @@
 //! What the database modules share: credentials, names of isolated
 //! databases and their tear-down, and how a module's container starts.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rand::distr::{Alphanumeric, SampleString};
 
 use crate::container::Container;
-use crate::error::{Error, Result};
-use crate::exec::Exec;
+use crate::error::Result;
 use crate::harness::scope;
 use crate::spec::ContainerSpec;
 
+#[cfg(any(feature = "postgres", feature = "mariadb"))]
+mod client;
 #[cfg(feature = "mariadb")]
 pub mod mariadb;
 #[cfg(feature = "postgres")]
@@ -82,41 +82,6 @@ pub(crate) fn published(server: &Container, port: u16) -> String {
         .addr(port)
         .map(|a| a.to_string())
         .unwrap_or_else(|_| format!("{}:{port}", server.host()))
-}
-
-/// Runs a database client in the container; on failure the error shows
-/// `shown` (the SQL, say) instead of the command line.
-pub(crate) async fn run_client(c: &Container, exec: Exec, shown: Vec<String>) -> Result<String> {
-    match c.exec_with_ok(exec).await {
-        Ok(out) => Ok(out.stdout),
-        Err(Error::ExecFailed {
-            container,
-            exit_code,
-            stderr,
-            ..
-        }) => Err(Error::ExecFailed {
-            container,
-            cmd: shown,
-            exit_code,
-            stderr,
-        }),
-        Err(other) => Err(other),
-    }
-}
-
-/// The container's environment as it runs (a snapshot's frozen values included).
-pub(crate) async fn environment(container: &Container) -> Result<HashMap<String, String>> {
-    let info = container.inspect().await?;
-    Ok(info
-        .config
-        .and_then(|c| c.env)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect())
 }
 
 /// Ends an isolated database. Made during a `#[dockhand::test]`, it ends

@@ -248,7 +248,7 @@ impl PostgresSpec {
     async fn start_with(self, start: Starter) -> Result<Postgres> {
         let container = start(self.container_spec()).await?;
         // A snapshot's frozen credentials win over this spec's.
-        let env = super::environment(&container).await?;
+        let env = super::client::environment(&container).await?;
         let get =
             |k: &str, default: &str| env.get(k).cloned().unwrap_or_else(|| default.to_string());
         let (user, password, database) = (
@@ -568,6 +568,6 @@ impl Sql {
             shown.extend(["-c".into(), sql.clone()]);
         }
         let exec = Exec::new(cmd).env("PGPASSWORD", &self.password);
-        super::run_client(c, exec, shown).await
+        super::client::run(c, exec, shown).await
     }
 }
