@@ -157,15 +157,7 @@ fn isolated(n: usize) -> Duration {
 fn remove_snapshot(key: &str) {
     dockhand::__macro_support::futures::executor::block_on(async {
         let engine = dockhand::Engine::shared().await.unwrap();
-        let images = engine
-            .list_images(dockhand::ImageFilter::new().label("dockhand.snapshot", key))
-            .await
-            .unwrap();
-        for i in images {
-            for t in i.repo_tags {
-                let _ = engine.remove_image(&t).await;
-            }
-        }
+        engine.remove_snapshots(key).await.unwrap();
     });
 }
 

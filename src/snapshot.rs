@@ -353,6 +353,44 @@ async fn first_entries(engine: &Engine, id: &str, path: &str) -> Result<Vec<Stri
     Ok(names)
 }
 
+impl Engine {
+    /// Removes the snapshot images made for `key` (see
+    /// [`ContainerSpec::snapshot`]); returns how many went. One a container
+    /// still uses stays, and is an error.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> dockhand::Result<()> {
+    /// let engine = dockhand::Engine::shared().await?;
+    /// engine.remove_snapshots("seed-v1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove_snapshots(&self, key: &str) -> Result<usize> {
+        let engine = self.clone();
+        let key = key.to_string();
+        crate::engine::run(async move {
+            let filters =
+                HashMap::from([("label".to_string(), vec![format!("{LABEL_SNAPSHOT}={key}")])]);
+            let opts = ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build();
+            let images = engine
+                .docker()
+                .list_images(Some(opts))
+                .await
+                .map_err(|e| Error::engine(format!("list the snapshots of `{key}`"), e))?;
+            let mut removed = 0;
+            for i in images {
+                for t in &i.repo_tags {
+                    image::remove(engine.docker(), t).await?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
 /// Removes the older snapshots of the same key and image (their base or spec
 /// changed); one still used by a container stays.
 async fn remove_stale(engine: &Engine, repository: &str, key: &str, keep: &str) {

@@ -125,15 +125,7 @@ async fn a_snapshot_holds_the_seeded_data_and_its_credentials() {
 
     let engine = dockhand::Engine::shared().await.unwrap();
     drop((first, second, client));
-    for i in engine
-        .list_images(dockhand::ImageFilter::new().label("dockhand.snapshot", &key))
-        .await
-        .unwrap()
-    {
-        for t in i.repo_tags {
-            engine.remove_image(&t).await.unwrap();
-        }
-    }
+    assert_eq!(engine.remove_snapshots(&key).await.unwrap(), 1);
 }
 
 static SHARED: Shared<PostgresSpec> = Shared::new(|| {

@@ -32,12 +32,6 @@ async fn snapshots_of(engine: &Engine, key: &str) -> Vec<String> {
         .collect()
 }
 
-async fn remove_snapshots(engine: &Engine, key: &str) {
-    for t in snapshots_of(engine, key).await {
-        let _ = engine.remove_image(&t).await;
-    }
-}
-
 #[tokio::test]
 async fn second_start_begins_from_the_snapshot_without_running_the_setup() {
     let engine = Engine::shared().await.unwrap();
@@ -75,7 +69,7 @@ async fn second_start_begins_from_the_snapshot_without_running_the_setup() {
         && r.status == dockhand::Status::Snapshot
         && r.name == made[0]));
     drop((first, second));
-    remove_snapshots(&engine, &key).await;
+    engine.remove_snapshots(&key).await.unwrap();
 }
 
 #[tokio::test]
@@ -130,8 +124,8 @@ async fn a_new_key_or_base_makes_a_new_snapshot_and_the_stale_one_goes() {
     assert_eq!(snapshots_of(&engine, &key2).await.len(), 1);
     assert_eq!(snapshots_of(&engine, &key).await, second);
     drop(c);
-    remove_snapshots(&engine, &key).await;
-    remove_snapshots(&engine, &key2).await;
+    engine.remove_snapshots(&key).await.unwrap();
+    engine.remove_snapshots(&key2).await.unwrap();
 }
 
 #[tokio::test]
@@ -179,7 +173,7 @@ async fn writing_into_a_volume_is_refused_not_silently_lost() {
         "rows"
     );
     drop(ok);
-    remove_snapshots(&engine, &key).await;
+    engine.remove_snapshots(&key).await.unwrap();
 }
 
 #[tokio::test]
@@ -225,5 +219,5 @@ async fn concurrent_first_starts_make_one_snapshot() {
     assert_eq!(made_a, made_b, "one set-up, one snapshot");
     assert_eq!(snapshots_of(&engine, &key).await.len(), 1);
     drop((a, b));
-    remove_snapshots(&engine, &key).await;
+    engine.remove_snapshots(&key).await.unwrap();
 }

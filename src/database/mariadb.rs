@@ -52,8 +52,6 @@ pub const PORT: u16 = 3306;
 /// `docker commit` would not capture.
 const SNAPSHOT_DATADIR: &str = "/var/lib/mysql-snapshot";
 
-type Customizer = Arc<dyn Fn(ContainerSpec) -> ContainerSpec + Send + Sync>;
-
 /// How to start a MariaDB server.
 #[derive(Clone)]
 pub struct MariaDbSpec {
@@ -65,7 +63,7 @@ pub struct MariaDbSpec {
     init_sql: Vec<String>,
     schema_sql: Vec<String>,
     snapshot: Option<String>,
-    customizers: Vec<Customizer>,
+    customizers: super::Customizers,
 }
 
 impl fmt::Debug for MariaDbSpec {
@@ -100,7 +98,7 @@ impl MariaDbSpec {
             init_sql: Vec::new(),
             schema_sql: Vec::new(),
             snapshot: None,
-            customizers: Vec::new(),
+            customizers: Default::default(),
         }
     }
 
@@ -157,7 +155,7 @@ impl MariaDbSpec {
         mut self,
         f: impl Fn(ContainerSpec) -> ContainerSpec + Send + Sync + 'static,
     ) -> Self {
-        self.customizers.push(Arc::new(f));
+        self.customizers.push(f);
         self
     }
 
@@ -192,7 +190,7 @@ impl MariaDbSpec {
             spec.volatile_env
                 .extend(["MARIADB_ROOT_PASSWORD".into(), "MARIADB_PASSWORD".into()]);
         }
-        self.customizers.iter().fold(spec, |spec, f| f(spec))
+        self.customizers.apply(spec)
     }
 
     fn client(&self) -> Client {

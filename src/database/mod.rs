@@ -66,6 +66,23 @@ pub(crate) fn for_fixture(ctx: &crate::TestContext) -> Starter {
     Box::new(move |spec| Box::pin(async move { ctx.start(spec).await }))
 }
 
+/// Edits a module's container spec, in the order given.
+#[derive(Clone, Default)]
+pub(crate) struct Customizers(Vec<Arc<dyn Fn(ContainerSpec) -> ContainerSpec + Send + Sync>>);
+
+impl Customizers {
+    pub(crate) fn push(
+        &mut self,
+        f: impl Fn(ContainerSpec) -> ContainerSpec + Send + Sync + 'static,
+    ) {
+        self.0.push(Arc::new(f));
+    }
+
+    pub(crate) fn apply(&self, spec: ContainerSpec) -> ContainerSpec {
+        self.0.iter().fold(spec, |spec, f| f(spec))
+    }
+}
+
 /// Names a shared server's container `shared-<module>` unless the spec names it.
 pub(crate) fn shared_name(spec: ContainerSpec, module: &str) -> ContainerSpec {
     if spec.name_prefix.is_none() {

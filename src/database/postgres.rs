@@ -59,8 +59,6 @@ pub const TEMPLATE: &str = "dockhand_template";
 /// `docker commit` would not capture.
 const SNAPSHOT_PGDATA: &str = "/var/lib/postgresql/snapshot";
 
-type Customizer = Arc<dyn Fn(ContainerSpec) -> ContainerSpec + Send + Sync>;
-
 /// How to start a Postgres server; [`start`](Self::start) it, use it as a
 /// [`Shared`](crate::Shared) server, or take [`Postgres`] as a test parameter
 /// for the defaults.
@@ -73,7 +71,7 @@ pub struct PostgresSpec {
     init_sql: Vec<String>,
     template_sql: Vec<String>,
     snapshot: Option<String>,
-    customizers: Vec<Customizer>,
+    customizers: super::Customizers,
 }
 
 impl fmt::Debug for PostgresSpec {
@@ -109,7 +107,7 @@ impl PostgresSpec {
             init_sql: Vec::new(),
             template_sql: Vec::new(),
             snapshot: None,
-            customizers: Vec::new(),
+            customizers: Default::default(),
         }
     }
 
@@ -175,7 +173,7 @@ impl PostgresSpec {
         mut self,
         f: impl Fn(ContainerSpec) -> ContainerSpec + Send + Sync + 'static,
     ) -> Self {
-        self.customizers.push(Arc::new(f));
+        self.customizers.push(f);
         self
     }
 
@@ -218,7 +216,7 @@ impl PostgresSpec {
             );
             spec.volatile_env.push("POSTGRES_PASSWORD".into());
         }
-        self.customizers.iter().fold(spec, |spec, f| f(spec))
+        self.customizers.apply(spec)
     }
 
     /// Init SQL, then the template's.

@@ -49,14 +49,12 @@ pub const PORT: u16 = 6379;
 /// 1 to 63, index 0 is the main one.
 const DATABASES: usize = 64;
 
-type Customizer = Arc<dyn Fn(ContainerSpec) -> ContainerSpec + Send + Sync>;
-
 /// How to start a Redis server.
 #[derive(Clone)]
 pub struct RedisSpec {
     image: String,
     password: String,
-    customizers: Vec<Customizer>,
+    customizers: super::Customizers,
 }
 
 impl fmt::Debug for RedisSpec {
@@ -79,7 +77,7 @@ impl RedisSpec {
         RedisSpec {
             image: IMAGE.into(),
             password: super::random_password(),
-            customizers: Vec::new(),
+            customizers: Default::default(),
         }
     }
 
@@ -100,7 +98,7 @@ impl RedisSpec {
         mut self,
         f: impl Fn(ContainerSpec) -> ContainerSpec + Send + Sync + 'static,
     ) -> Self {
-        self.customizers.push(Arc::new(f));
+        self.customizers.push(f);
         self
     }
 
@@ -117,7 +115,7 @@ impl RedisSpec {
             .expose(PORT)
             // Redis 7.2 and later add " tcp".
             .wait_for(WaitFor::log("Ready to accept connections"));
-        self.customizers.iter().fold(spec, |spec, f| f(spec))
+        self.customizers.apply(spec)
     }
 
     /// Starts the server; returns once it accepts connections. Belongs to
