@@ -89,7 +89,7 @@ impl NetworkSpec {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&key);
-            refill(engine.clone(), key);
+            refill_later(engine.clone(), key);
             match spare {
                 Some(net) => Ok(net),
                 None => create_on(&engine, None, self.internal).await,
@@ -106,6 +106,35 @@ fn pool() -> &'static Mutex<std::collections::HashMap<PoolKey, Network>> {
     static POOL: std::sync::OnceLock<Mutex<std::collections::HashMap<PoolKey, Network>>> =
         std::sync::OnceLock::new();
     POOL.get_or_init(Default::default)
+}
+
+/// Refills wanted but not started yet: a network is asked for to start a
+/// container on it, and making the spare at the same moment would slow that
+/// start down (the engine does network work one piece at a time).
+static DEFERRED: Mutex<Vec<(Engine, PoolKey)>> = Mutex::new(Vec::new());
+
+/// How long a refill waits for a container start before going ahead anyway.
+const REFILL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Makes a spare for `key` once the next container start is done (see
+/// [`start_deferred_refills`]), or after [`REFILL_DEADLINE`].
+fn refill_later(engine: Engine, key: PoolKey) {
+    DEFERRED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((engine, key));
+    engine::spawn(async {
+        tokio::time::sleep(REFILL_DEADLINE).await;
+        start_deferred_refills();
+    });
+}
+
+/// Starts the deferred refills; called when a container has started.
+pub(crate) fn start_deferred_refills() {
+    let due = std::mem::take(&mut *DEFERRED.lock().unwrap_or_else(|e| e.into_inner()));
+    for (engine, key) in due {
+        refill(engine, key);
+    }
 }
 
 /// Creates a spare for `key` in the background, unless one exists.

@@ -177,7 +177,10 @@ async fn start_on(
         // A container kept for reuse must not outlive a failed start: the
         // next run would adopt it as if it were ready.
         let keep_unready = spec.keep && !spec.labels.contains_key(LABEL_REUSE);
-        let pid = match launch(&container, &spec).await {
+        let launched = launch(&container, &spec).await;
+        // Spare networks wait for the start, so as not to slow it down.
+        network::start_deferred_refills();
+        let pid = match launched {
             Ok(pid) => pid,
             Err(e) => {
                 if !keep_unready {
