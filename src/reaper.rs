@@ -132,6 +132,7 @@ extern "C" fn at_exit() {
     }
     // Removals a test's end left in flight first: they hold the same containers.
     cleanup::wait_pending(Duration::from_secs(30));
+    crate::shared::remove_unretained();
     let endpoints: Vec<String> = match watchdogs().try_lock() {
         Ok(map) => map.keys().cloned().collect(),
         Err(_) => return,

@@ -1,11 +1,13 @@
 //! Containers shared by every test of a test binary.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
 
-use crate::container::Container;
+use crate::container::{Container, Inner};
 use crate::error::Result;
+use crate::harness::keep::KeepPolicy;
 use crate::spec::ContainerSpec;
 
 /// A container started once, on first use, and shared by all the tests of a
@@ -15,6 +17,11 @@ use crate::spec::ContainerSpec;
 /// Rust never drops statics; dockhand removes the container anyway when the
 /// process ends: at a normal exit synchronously, and on a signal or a
 /// SIGKILL through its watchdog.
+///
+/// Under `DOCKHAND_KEEP=on-failure|always` a shared container is labelled
+/// `dockhand.keep=true`; it is still removed at a normal exit unless a
+/// failed test kept something in it (an isolated database), and it is left
+/// (as kept, see `dockhand ls`) when the process is killed.
 ///
 /// ```no_run
 /// use dockhand::{ContainerSpec, Shared};
@@ -54,7 +61,61 @@ impl SharedStart for ContainerSpec {
         } else {
             self
         };
-        spec.start_detached().await
+        start_container(spec).await
+    }
+}
+
+/// Shared containers started while `DOCKHAND_KEEP` asks to keep: labelled
+/// kept from birth (labels are fixed then), removed at exit by
+/// [`remove_unretained`] unless a test kept something in them ([`retain`]).
+static KEEPABLE: Mutex<Vec<(Arc<Inner>, bool)>> = Mutex::new(Vec::new());
+
+/// Starts a shared container: owned by no test, removed at exit.
+pub(crate) async fn start_container(spec: ContainerSpec) -> Result<Container> {
+    let keepable = KeepPolicy::from_env().unwrap_or_default() != KeepPolicy::Never;
+    let container = spec.keep(keepable).start_detached().await?;
+    if keepable {
+        lock().push((container.inner.clone(), false));
+    }
+    Ok(container)
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Vec<(Arc<Inner>, bool)>> {
+    KEEPABLE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Keeps the shared container `id` after the process ends (a test kept
+/// something in it); false when it cannot be kept (started without a keep
+/// policy in `DOCKHAND_KEEP`, so not labelled kept).
+pub(crate) fn retain(id: &str) -> bool {
+    let mut all = lock();
+    match all.iter_mut().find(|(c, _)| c.id == id) {
+        Some((_, retained)) => {
+            *retained = true;
+            true
+        }
+        None => false,
+    }
+}
+
+/// At exit: removes the keepable shared containers nothing retained.
+pub(crate) fn remove_unretained() {
+    let doomed: Vec<Arc<Inner>> = std::mem::take(&mut *lock())
+        .into_iter()
+        .filter_map(|(c, retained)| (!retained).then_some(c))
+        .collect();
+    if doomed.is_empty() {
+        return;
+    }
+    let removal = async move {
+        for c in doomed {
+            if let Err(e) = c.force_remove().await {
+                tracing::warn!("dockhand: {e}");
+            }
+        }
+    };
+    if crate::engine::block_bounded(removal, std::time::Duration::from_secs(20)).is_none() {
+        tracing::warn!("dockhand: removing the shared containers took longer than 20 s");
     }
 }
 

@@ -3,6 +3,8 @@
 //! databases.
 #![cfg(feature = "postgres")]
 
+mod common;
+
 use std::time::Duration;
 
 use dockhand::postgres::{Postgres, PostgresSpec};
@@ -273,4 +275,89 @@ fn isolated_databases_end_with_their_test() {
     );
     let pg = SHARED.get_blocking().unwrap();
     futures::executor::block_on(pg.execute(&format!("DROP DATABASE {kept}"))).unwrap();
+}
+
+/// Makes an isolated database in the shared server, prints where it is, and
+/// fails when `CHILD_FAILS` is set.
+#[dockhand::test]
+#[ignore = "child: run by a_kept_database_keeps_its_shared_server_past_the_process"]
+async fn child_database_in_a_shared_server() {
+    let pg = SHARED.get().await.unwrap();
+    let db = pg.isolated_database().await.unwrap();
+    println!(
+        "SERVER={} DB={} URL={}",
+        pg.container().id(),
+        db.name(),
+        db.url()
+    );
+    if std::env::var_os("CHILD_FAILS").is_some() {
+        panic!("fail, so the database is kept");
+    }
+}
+
+/// Runs the child in a process of its own; returns whether it passed and
+/// the server id, database name and URL it printed.
+fn run_child(fails: bool) -> (bool, String, String, String) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "child_database_in_a_shared_server",
+        "--nocapture",
+    ])
+    .env("DOCKHAND_KEEP", "on-failure")
+    .env("DOCKHAND_SESSION", format!("pgkeep{}", std::process::id()));
+    if fails {
+        cmd.env("CHILD_FAILS", "1");
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("SERVER="))
+        .unwrap_or_else(|| panic!("the child said nothing:\n{text}"));
+    let field = |k: &str| {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(k))
+            .unwrap()
+            .to_string()
+    };
+    if fails {
+        assert!(text.contains("kept database"), "{text}");
+    }
+    (
+        out.status.success(),
+        field("SERVER="),
+        field("DB="),
+        field("URL="),
+    )
+}
+
+/// Under DOCKHAND_KEEP=on-failure a failed test's database outlives the
+/// process with its shared server (labelled kept); a passing test's server
+/// still goes when the process ends.
+#[tokio::test]
+async fn a_kept_database_keeps_its_shared_server_past_the_process() {
+    let (passed, server, _, _) = tokio::task::spawn_blocking(|| run_child(false))
+        .await
+        .unwrap();
+    assert!(passed);
+    assert!(!common::container_exists(&server), "removed at exit");
+
+    let (passed, server, db, url) = tokio::task::spawn_blocking(|| run_child(true))
+        .await
+        .unwrap();
+    assert!(!passed);
+    assert!(common::container_exists(&server), "kept past the process");
+    let kept = common::containers_with_labels(&[("dockhand.keep", "true")]);
+    assert!(kept.iter().any(|id| id == &server), "labelled kept");
+    let client = connect(&url).await;
+    let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1, "database {db} is still there");
+    drop(client);
+    common::force_remove(&server);
 }

@@ -350,7 +350,7 @@ impl MariaDb {
         let handle = MariaDbDatabase {
             name: name.clone(),
             url,
-            _teardown: Teardown::new(what, drop_it),
+            _teardown: Teardown::new(what, &self.server, drop_it),
         };
         self.client
             .run_all(&self.server, Some(&name), &self.schema_sql)

@@ -1,6 +1,7 @@
 //! What the database modules share: credentials, names of isolated
 //! databases and their tear-down, and how a module's container starts.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -55,9 +56,9 @@ pub(crate) fn in_test() -> Starter {
     Box::new(|spec| Box::pin(spec.start()))
 }
 
-/// Starts `spec` owned by no test.
+/// Starts `spec` as a shared server: owned by no test.
 pub(crate) fn detached() -> Starter {
-    Box::new(|spec| spec.start_detached())
+    Box::new(|spec| Box::pin(crate::shared::start_container(spec)))
 }
 
 /// Starts `spec` for a fixture parameter.
@@ -109,17 +110,28 @@ pub(crate) struct Teardown {
 }
 
 impl Teardown {
-    /// `what` names the database for the keep note; `work` removes it.
-    pub(crate) fn new(what: String, work: BoxFuture<'static, ()>) -> Self {
+    /// `what` names the database for the keep note; `work` removes it from
+    /// `server`.
+    pub(crate) fn new(what: String, server: &Container, work: BoxFuture<'static, ()>) -> Self {
         match scope::current() {
             Some(scope) => {
                 let test = scope.test.clone();
+                let (id, in_test) = (
+                    server.id().to_string(),
+                    server.inner.in_scope.load(Ordering::SeqCst),
+                );
                 scope.on_finish(Box::new(move |keep| {
-                    if keep {
-                        eprintln!("\ndockhand: kept {what} of test `{test}` for debugging");
-                    } else {
+                    if !keep {
                         crate::cleanup::at_test_end(work);
+                        return;
                     }
+                    let server = if in_test || crate::shared::retain(&id) {
+                        "its server is kept too"
+                    } else {
+                        "its shared server goes when the test process ends \
+                         (set DOCKHAND_KEEP=on-failure to keep shared servers for such tests)"
+                    };
+                    eprintln!("\ndockhand: kept {what} of test `{test}` for debugging; {server}");
                 }));
                 Teardown { work: None }
             }

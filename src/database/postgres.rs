@@ -398,7 +398,7 @@ impl Postgres {
         Ok(PostgresDatabase {
             name,
             url,
-            _teardown: Teardown::new(what, drop_it),
+            _teardown: Teardown::new(what, &self.server, drop_it),
         })
     }
 }

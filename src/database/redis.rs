@@ -251,7 +251,7 @@ impl Redis {
             index,
             url,
             prefix,
-            _teardown: Teardown::new(what, flush),
+            _teardown: Teardown::new(what, &self.server, flush),
         })
     }
 }
