@@ -78,6 +78,7 @@ mod shared;
 mod snapshot;
 mod spec;
 mod start;
+mod startable;
 mod stats;
 mod sweep;
 pub mod wait;
@@ -108,9 +109,10 @@ pub use session::{
     session_id, session_labels, LABEL_CREATED, LABEL_KEEP, LABEL_MANAGED, LABEL_PID, LABEL_SESSION,
     LABEL_TEMPORARY, LABEL_TEST,
 };
-pub use shared::{Shared, SharedStart};
+pub use shared::Shared;
 pub use snapshot::SnapshotSetup;
 pub use spec::ContainerSpec;
+pub use startable::Startable;
 pub use stats::Stats;
 pub use sweep::sweep_orphans;
 pub use wait::WaitFor;
@@ -151,7 +153,9 @@ pub mod __macro_support {
 /// - builds the test's tokio runtime (current-thread by default), or none for a
 ///   sync `fn`;
 /// - sets up every parameter **concurrently**: `#[spec(expr)] name: Container`
-///   starts the [`ContainerSpec`] `expr`; any other type must implement
+///   starts the [`ContainerSpec`] `expr` (any [`Startable`] spec works:
+///   `#[spec(PostgresSpec::new().init_sql(..))] pg: Postgres` with the
+///   `postgres` feature); a parameter without `#[spec]` must implement
 ///   [`Fixture`]. If one fails, the others are removed and the test fails with
 ///   an error naming the parameter;
 /// - names each container `<test>-<parameter>-<random>` and labels it

@@ -1,6 +1,5 @@
 //! Containers shared by every test of a test binary.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
@@ -9,6 +8,7 @@ use crate::container::{Container, Inner};
 use crate::error::Result;
 use crate::harness::keep::KeepPolicy;
 use crate::spec::ContainerSpec;
+use crate::startable::Startable;
 
 /// A container started once, on first use, and shared by all the tests of a
 /// process (a test binary under `cargo test`; one test under `cargo nextest`,
@@ -36,33 +36,9 @@ use crate::spec::ContainerSpec;
 ///     assert!(db.exec(["true"]).await.unwrap().success());
 /// }
 /// ```
-pub struct Shared<S: SharedStart = ContainerSpec> {
+pub struct Shared<S: Startable = ContainerSpec> {
     spec: fn() -> S,
     cell: OnceCell<S::Started>,
-}
-
-/// What a [`Shared`] can start: a [`ContainerSpec`], or a database module's
-/// spec (`PostgresSpec`, `RedisSpec`, `MariaDbSpec`), so a whole server with
-/// its helpers is shared.
-pub trait SharedStart: Send + 'static {
-    /// What the start gives: a [`Container`], or a module's server handle.
-    type Started: Send + Sync + 'static;
-
-    /// Starts it owned by no test: it lives until the process ends.
-    fn start_shared(self) -> impl Future<Output = Result<Self::Started>> + Send;
-}
-
-impl SharedStart for ContainerSpec {
-    type Started = Container;
-
-    async fn start_shared(self) -> Result<Container> {
-        let spec = if self.name_prefix.is_none() {
-            self.name_prefix("shared")
-        } else {
-            self
-        };
-        start_container(spec).await
-    }
 }
 
 /// Shared containers started while `DOCKHAND_KEEP` asks to keep: labelled
@@ -119,7 +95,7 @@ pub(crate) fn remove_unretained() {
     }
 }
 
-impl<S: SharedStart> std::fmt::Debug for Shared<S>
+impl<S: Startable> std::fmt::Debug for Shared<S>
 where
     S::Started: std::fmt::Debug,
 {
@@ -130,7 +106,7 @@ where
     }
 }
 
-impl<S: SharedStart> Shared<S> {
+impl<S: Startable> Shared<S> {
     /// Something shared, started from `spec()` on first use.
     pub const fn new(spec: fn() -> S) -> Self {
         Shared {

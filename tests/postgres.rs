@@ -361,3 +361,18 @@ async fn a_kept_database_keeps_its_shared_server_past_the_process() {
     drop(client);
     common::force_remove(&server);
 }
+
+#[dockhand::test]
+async fn a_spec_parameter_starts_a_configured_server(
+    #[spec(PostgresSpec::new().database("shop").init_sql("CREATE TABLE orders (id int)"))]
+    pg: Postgres,
+) {
+    assert_eq!(pg.database(), "shop");
+    let client = connect(&pg.url()).await;
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}

@@ -103,8 +103,9 @@ fn render(cfg: config::Config, func: syn::ItemFn, params: Vec<params::Param>) ->
     };
 
     // A `#[test]` function only compiles under cfg(test); check the fixture
-    // bounds outside it too, so `cargo check` (and IDEs) report a parameter
-    // that is not a fixture, at its type.
+    // bounds and what each `#[spec]` starts outside it too, so `cargo check`
+    // (and IDEs) report a parameter that is not a fixture at its type, and a
+    // spec that does not start the parameter's type at the spec.
     let fixture_checks: Vec<TokenStream> = params
         .iter()
         .filter(|p| matches!(p.source, Source::Fixture))
@@ -113,13 +114,29 @@ fn render(cfg: config::Config, func: syn::ItemFn, params: Vec<params::Param>) ->
             quote_spanned! {ty.span()=> let _ = __dockhand_is_fixture::<#ty>; }
         })
         .collect();
-    let checks = if fixture_checks.is_empty() {
+    let spec_checks: Vec<TokenStream> = params
+        .iter()
+        .filter_map(|p| match &p.source {
+            Source::Spec(expr) => {
+                let ty = &p.ty;
+                Some(quote_spanned! {expr.span()=>
+                    let _ = || __dockhand_starts::<#ty, _>(#expr);
+                })
+            }
+            Source::Fixture => None,
+        })
+        .collect();
+    let checks = if fixture_checks.is_empty() && spec_checks.is_empty() {
         quote!()
     } else {
         quote! {
             #[cfg(not(test))]
             const _: () = {
                 fn __dockhand_is_fixture<T: #krate::Fixture>() {}
+                fn __dockhand_starts<T, S: #krate::Startable<Started = T>>(_: S) {}
+                fn __dockhand_specs() {
+                    #(#spec_checks)*
+                }
                 #(#fixture_checks)*
             };
         }
@@ -131,9 +148,12 @@ fn render(cfg: config::Config, func: syn::ItemFn, params: Vec<params::Param>) ->
         .map(|p| {
             let label = p.ident.to_string();
             match &p.source {
-                Source::Spec(expr) => quote_spanned! {expr.span()=>
-                    #support::container_parameter(__DOCKHAND_PATH, #label, #expr)
-                },
+                Source::Spec(expr) => {
+                    let ty = &p.ty;
+                    quote_spanned! {expr.span()=>
+                        #support::container_parameter::<#ty, _>(__DOCKHAND_PATH, #label, #expr)
+                    }
+                }
                 Source::Fixture => {
                     let ty = &p.ty;
                     quote_spanned! {ty.span()=>

@@ -1,12 +1,14 @@
-//! The test function's parameters: `#[spec(expr)] name: Container`, or
-//! `name: T` where `T: dockhand::Fixture`.
+//! The test function's parameters: `#[spec(expr)] name: T` where `expr` is a
+//! `dockhand::Startable` spec that starts a `T` (a `ContainerSpec` starts a
+//! `Container`, a `PostgresSpec` a `Postgres`…), or `name: T` where
+//! `T: dockhand::Fixture`.
 
 use syn::{FnArg, Pat, Type};
 
 use crate::config::Errors;
 
 pub enum Source {
-    /// `#[spec(expr)]`: a container started from `expr`.
+    /// `#[spec(expr)]`: what the spec `expr` starts.
     Spec(syn::Expr),
     /// A type implementing `dockhand::Fixture`.
     Fixture,
@@ -53,7 +55,7 @@ pub fn parse(
                 Ok(e) => spec = Some(e),
                 Err(_) => errors.spanned(
                     &attr,
-                    "`#[spec]` needs the ContainerSpec to start: `#[spec(my_spec())]`",
+                    "`#[spec]` needs the spec to start: `#[spec(my_spec())]`",
                 ),
             }
         }
@@ -70,16 +72,8 @@ pub fn parse(
         };
         let is_container = names_container(&pt.ty);
         let source = match spec {
-            Some(expr) => {
-                if !is_container {
-                    errors.spanned(
-                        &pt.ty,
-                        "`#[spec(..)]` starts a `dockhand::Container`, so the parameter's type must be `Container`; \
-                         for other types implement `dockhand::Fixture` and drop `#[spec]`",
-                    );
-                }
-                Source::Spec(expr)
-            }
+            // The compiler checks that the spec starts the parameter's type.
+            Some(expr) => Source::Spec(expr),
             // A malformed `#[spec]` was reported already.
             None if is_container && !spec_attr_seen => {
                 errors.spanned(

@@ -39,9 +39,9 @@ use crate::container::Container;
 use crate::error::Result;
 use crate::exec::Exec;
 use crate::harness::fixture::{Fixture, SetupError, TestContext};
-use crate::shared::SharedStart;
 use crate::snapshot::SnapshotSetup;
 use crate::spec::ContainerSpec;
+use crate::startable::Startable;
 use crate::wait::WaitFor;
 
 /// The default image: the official one (from `DOCKHAND_IMAGE_PREFIX` when set).
@@ -229,8 +229,12 @@ impl MariaDbSpec {
     }
 }
 
-impl SharedStart for MariaDbSpec {
+impl Startable for MariaDbSpec {
     type Started = MariaDb;
+
+    async fn start_for(self, ctx: &TestContext) -> Result<MariaDb> {
+        self.start_with(super::for_fixture(ctx)).await
+    }
 
     async fn start_shared(self) -> Result<MariaDb> {
         let spec = self.customize(|c| super::shared_name(c, "mariadb"));

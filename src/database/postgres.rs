@@ -44,9 +44,9 @@ use crate::engine;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
 use crate::harness::fixture::{Fixture, SetupError, TestContext};
-use crate::shared::SharedStart;
 use crate::snapshot::SnapshotSetup;
 use crate::spec::ContainerSpec;
+use crate::startable::Startable;
 use crate::wait::WaitFor;
 
 /// The default image: the official one (from `DOCKHAND_IMAGE_PREFIX` when set).
@@ -275,8 +275,12 @@ impl PostgresSpec {
     }
 }
 
-impl SharedStart for PostgresSpec {
+impl Startable for PostgresSpec {
     type Started = Postgres;
+
+    async fn start_for(self, ctx: &TestContext) -> Result<Postgres> {
+        self.start_with(super::for_fixture(ctx)).await
+    }
 
     async fn start_shared(self) -> Result<Postgres> {
         let spec = self.customize(|c| super::shared_name(c, "postgres"));

@@ -37,8 +37,8 @@ use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
 use crate::harness::fixture::{Fixture, SetupError, TestContext};
-use crate::shared::SharedStart;
 use crate::spec::ContainerSpec;
+use crate::startable::Startable;
 use crate::wait::WaitFor;
 
 /// The default image: the official one (from `DOCKHAND_IMAGE_PREFIX` when set).
@@ -135,8 +135,12 @@ impl RedisSpec {
     }
 }
 
-impl SharedStart for RedisSpec {
+impl Startable for RedisSpec {
     type Started = Redis;
+
+    async fn start_for(self, ctx: &TestContext) -> Result<Redis> {
+        self.start_with(super::for_fixture(ctx)).await
+    }
 
     async fn start_shared(self) -> Result<Redis> {
         let spec = self.customize(|c| super::shared_name(c, "redis"));

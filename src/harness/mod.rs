@@ -227,14 +227,16 @@ impl std::fmt::Display for SetupFailure {
     }
 }
 
-/// Sets up one `#[spec(..)] Container` parameter.
-pub async fn container_parameter(
+/// Sets up one `#[spec(..)]` parameter: a [`Container`](crate::Container)
+/// from a [`ContainerSpec`](crate::ContainerSpec), or what another
+/// [`Startable`](crate::Startable) spec starts.
+pub async fn container_parameter<T, S: crate::Startable<Started = T>>(
     test: &'static str,
     name: &'static str,
-    spec: crate::ContainerSpec,
-) -> Result<crate::Container, SetupFailure> {
-    fixture::TestContext::new(test_path(test), name)
-        .start(spec)
+    spec: S,
+) -> Result<T, SetupFailure> {
+    let ctx = fixture::TestContext::new(test_path(test), name);
+    spec.start_for(&ctx)
         .await
         .map_err(|e| SetupFailure::fixture(name, e))
 }
