@@ -37,7 +37,11 @@ pub(crate) fn of(
     if let Purpose::Snapshot(_) = purpose {
         strip_run_only(spec, &mut body);
     }
-    let body = serde_json::to_string(&body).unwrap_or_default();
+    // HashMaps (labels, tmpfs…) serialise in a random order: sort the keys.
+    let body = serde_json::to_value(&body)
+        .map(sorted)
+        .unwrap_or_default()
+        .to_string();
     let mut h = Sha256::new();
     h.update(image_id.as_bytes());
     h.update([0]);
@@ -61,5 +65,33 @@ fn strip_run_only(spec: &ContainerSpec, body: &mut bollard::models::ContainerCre
     if let Some(host) = body.host_config.as_mut() {
         host.network_mode = None;
         host.port_bindings = None;
+    }
+}
+
+/// `value` with every object's keys in order.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let ordered: std::collections::BTreeMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(ordered.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_order_does_not_matter() {
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b":1,"a":{"y":[{"d":1,"c":2}],"x":0}}"#).unwrap();
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"a":{"x":0,"y":[{"c":2,"d":1}]},"b":1}"#).unwrap();
+        assert_eq!(sorted(a).to_string(), sorted(b).to_string());
     }
 }

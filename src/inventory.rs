@@ -78,8 +78,9 @@ impl Resource {
     }
 }
 
-fn status(labels: &HashMap<String, String>) -> Status {
-    if labels.contains_key(LABEL_SNAPSHOT) {
+fn status(kind: Kind, labels: &HashMap<String, String>) -> Status {
+    // Containers started from a snapshot inherit its labels: only the image is one.
+    if kind == Kind::Image && labels.contains_key(LABEL_SNAPSHOT) {
         return Status::Snapshot;
     }
     let is = |k: &str| labels.get(k).is_some_and(|v| v == "true");
@@ -115,7 +116,7 @@ pub async fn inventory(engine: &Engine) -> Result<Vec<Resource>> {
             kind,
             id,
             name,
-            status: status(&labels),
+            status: status(kind, &labels),
             session: labels.get(LABEL_SESSION).cloned().unwrap_or_default(),
             test: labels.get(LABEL_TEST).cloned(),
             created: created(&labels),

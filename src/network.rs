@@ -108,10 +108,13 @@ fn pool() -> &'static Mutex<std::collections::HashMap<PoolKey, Network>> {
     POOL.get_or_init(Default::default)
 }
 
-/// Refills wanted but not started yet: a network is asked for to start a
-/// container on it, and making the spare at the same moment would slow that
-/// start down (the engine does network work one piece at a time).
+/// Refills wanted but not started yet, one per key: a network is asked for
+/// to start a container on it, and making the spare at the same moment would
+/// slow that start down (the engine does network work one piece at a time).
 static DEFERRED: Mutex<Vec<(Engine, PoolKey)>> = Mutex::new(Vec::new());
+
+/// Keys whose spare is being made: one refill at a time per key.
+static REFILLING: Mutex<Vec<PoolKey>> = Mutex::new(Vec::new());
 
 /// How long a refill waits for a container start before going ahead anyway.
 const REFILL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -119,10 +122,13 @@ const REFILL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Makes a spare for `key` once the next container start is done (see
 /// [`start_deferred_refills`]), or after [`REFILL_DEADLINE`].
 fn refill_later(engine: Engine, key: PoolKey) {
-    DEFERRED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((engine, key));
+    {
+        let mut deferred = DEFERRED.lock().unwrap_or_else(|e| e.into_inner());
+        if deferred.iter().any(|(_, k)| *k == key) {
+            return;
+        }
+        deferred.push((engine, key));
+    }
     engine::spawn(async {
         tokio::time::sleep(REFILL_DEADLINE).await;
         start_deferred_refills();
@@ -137,21 +143,31 @@ pub(crate) fn start_deferred_refills() {
     }
 }
 
-/// Creates a spare for `key` in the background, unless one exists.
+/// Creates a spare for `key` in the background, unless one exists or is
+/// being made.
 fn refill(engine: Engine, key: PoolKey) {
-    engine::spawn(async move {
-        if pool()
+    {
+        let mut refilling = REFILLING.lock().unwrap_or_else(|e| e.into_inner());
+        let spare = pool()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&key)
-        {
+            .contains_key(&key);
+        if spare || refilling.contains(&key) {
             return;
         }
-        match create_on(&engine, None, key.1).await {
+        refilling.push(key.clone());
+    }
+    engine::spawn(async move {
+        let made = create_on(&engine, None, key.1).await;
+        REFILLING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k| *k != key);
+        match made {
             Ok(net) => {
                 let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(extra) = pool.insert(key, net) {
-                    // Two refills raced: keep one spare.
+                    // A spare came back meanwhile: keep one.
                     drop(pool);
                     drop(extra);
                 }

@@ -47,9 +47,11 @@ pub struct Shared<S: Startable = ContainerSpec> {
 static KEEPABLE: Mutex<Vec<(Arc<Inner>, bool)>> = Mutex::new(Vec::new());
 
 /// Starts a shared container: owned by no test, removed at exit.
+/// A spec's own `keep(true)` stays: such a container is never removed.
 pub(crate) async fn start_container(spec: ContainerSpec) -> Result<Container> {
-    let keepable = KeepPolicy::from_env().unwrap_or_default() != KeepPolicy::Never;
-    let container = spec.keep(keepable).start_detached().await?;
+    let keepable = !spec.keep && KeepPolicy::from_env().unwrap_or_default() != KeepPolicy::Never;
+    let spec = if keepable { spec.keep(true) } else { spec };
+    let container = spec.start_detached().await?;
     if keepable {
         lock().push((container.inner.clone(), false));
     }
@@ -63,6 +65,10 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<(Arc<Inner>, bool)>> {
 /// Keeps the shared container `id` after the process ends (a test kept
 /// something in it); false when it cannot be kept (started without a keep
 /// policy in `DOCKHAND_KEEP`, so not labelled kept).
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "redis", feature = "mariadb")),
+    allow(dead_code)
+)]
 pub(crate) fn retain(id: &str) -> bool {
     let mut all = lock();
     match all.iter_mut().find(|(c, _)| c.id == id) {

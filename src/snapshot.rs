@@ -4,7 +4,7 @@
 //! The image is tagged `dockhand-snapshot/<image>:<hash>`, the hash covering
 //! the base image's id, the create request and the files copied in, and the
 //! snapshot's key; changing any of them makes (and uses) a new snapshot, and
-//! the stale one of the same key is removed. Snapshots outlive the session on
+//! stale ones of the same key are removed once an hour old. Snapshots outlive the session on
 //! purpose, like a build cache: `dockhand clean --snapshots` removes them.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bollard::models::ContainerConfig;
+use bollard::models::{ContainerConfig, ImageSummary};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, ListImagesOptionsBuilder,
     StopContainerOptionsBuilder,
@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::fingerprint;
 use crate::harness::fixture::SetupError;
 use crate::image;
-use crate::session::{self, LABEL_SESSION};
+use crate::session::{self, LABEL_KEEP, LABEL_PID, LABEL_SESSION, LABEL_TEMPORARY, LABEL_TEST};
 use crate::spec::ContainerSpec;
 
 /// Label on a snapshot image: the key it was made for.
@@ -137,6 +137,8 @@ impl SnapshotSetup {
 pub(crate) struct Snapshot {
     pub(crate) key: String,
     pub(crate) setup: SnapshotSetup,
+    /// What else the set-up depends on (a module's SQL): hashed with the key.
+    pub(crate) salt: String,
 }
 
 /// The snapshot for `spec`, made now if there is none yet; returns the spec
@@ -161,7 +163,7 @@ pub(crate) async fn resolve(engine: &Engine, mut spec: ContainerSpec) -> Result<
         engine,
         &base_id,
         &spec,
-        fingerprint::Purpose::Snapshot(&snapshot.key),
+        fingerprint::Purpose::Snapshot(&format!("{}\0{}", snapshot.key, snapshot.salt)),
     )?;
     let repository = format!("{REPOSITORY}/{}", slug(&spec.image));
     let tag = format!("{repository}:{}", &hash[..24]);
@@ -264,10 +266,17 @@ async fn set_up_and_commit(
         .comment(&format!("dockhand snapshot `{key}`"))
         .pause(false)
         .build();
+    // The commit copies the container's labels (and its image's) into the
+    // image: those naming the maker's process and test, or a temporary base
+    // image, must not describe the snapshot.
     let labels = HashMap::from([
         (LABEL_SNAPSHOT.to_string(), key.clone()),
         (LABEL_SNAPSHOT_HASH.to_string(), hash.to_string()),
         (LABEL_SESSION.to_string(), session::session_id().to_string()),
+        (LABEL_TEMPORARY.to_string(), "false".to_string()),
+        (LABEL_PID.to_string(), String::new()),
+        (LABEL_TEST.to_string(), String::new()),
+        (LABEL_KEEP.to_string(), String::new()),
     ]);
     let config = ContainerConfig {
         labels: Some(labels),
@@ -356,7 +365,8 @@ async fn first_entries(engine: &Engine, id: &str, path: &str) -> Result<Vec<Stri
 impl Engine {
     /// Removes the snapshot images made for `key` (see
     /// [`ContainerSpec::snapshot`]); returns how many went. One a container
-    /// still uses stays, and is an error.
+    /// still uses stays; the first such error is returned once the others
+    /// are removed.
     ///
     /// ```no_run
     /// # async fn demo() -> dockhand::Result<()> {
@@ -368,51 +378,78 @@ impl Engine {
         let engine = self.clone();
         let key = key.to_string();
         crate::engine::run(async move {
-            let filters =
-                HashMap::from([("label".to_string(), vec![format!("{LABEL_SNAPSHOT}={key}")])]);
-            let opts = ListImagesOptionsBuilder::default()
-                .filters(&filters)
-                .build();
-            let images = engine
-                .docker()
-                .list_images(Some(opts))
-                .await
-                .map_err(|e| Error::engine(format!("list the snapshots of `{key}`"), e))?;
-            let mut removed = 0;
-            for i in images {
-                for t in &i.repo_tags {
-                    image::remove(engine.docker(), t).await?;
-                    removed += 1;
+            let (mut removed, mut first_err) = (0, None);
+            for i in snapshot_images(&engine, &key).await? {
+                match remove_image(&engine, &i).await {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
                 }
             }
-            Ok(removed)
+            first_err.map_or(Ok(removed), Err)
         })
         .await
     }
 }
 
-/// Removes the older snapshots of the same key and image (their base or spec
-/// changed); one still used by a container stays.
-async fn remove_stale(engine: &Engine, repository: &str, key: &str, keep: &str) {
-    let filters = HashMap::from([
-        ("reference".to_string(), vec![repository.to_string()]),
-        ("label".to_string(), vec![format!("{LABEL_SNAPSHOT}={key}")]),
-    ]);
+/// The snapshot images of `key`, tagged or not (two processes making the
+/// same snapshot at once leave the first one untagged).
+async fn snapshot_images(engine: &Engine, key: &str) -> Result<Vec<ImageSummary>> {
+    let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_SNAPSHOT}={key}")])]);
     let opts = ListImagesOptionsBuilder::default()
         .filters(&filters)
         .build();
-    let Ok(images) = engine.docker().list_images(Some(opts)).await else {
+    engine
+        .docker()
+        .list_images(Some(opts))
+        .await
+        .map_err(|e| Error::engine(format!("list the snapshots of `{key}`"), e))
+}
+
+/// Removes an image: each of its tags, or by id when it has none.
+async fn remove_image(engine: &Engine, i: &ImageSummary) -> Result<()> {
+    let tags: Vec<&String> = i
+        .repo_tags
+        .iter()
+        .filter(|t| *t != "<none>:<none>")
+        .collect();
+    if tags.is_empty() {
+        return image::remove(engine.docker(), &i.id).await.map(drop);
+    }
+    for t in tags {
+        image::remove(engine.docker(), t).await?;
+    }
+    Ok(())
+}
+
+/// How old a stale snapshot must be before it is removed: a process that
+/// found it a moment ago may be creating a container from it now.
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Removes the snapshots of the same key that the new one replaces (their
+/// base image or spec changed): untagged ones, and others made more than
+/// [`STALE_AFTER`] ago; one still used by a container stays.
+async fn remove_stale(engine: &Engine, repository: &str, key: &str, keep: &str) {
+    let Ok(images) = snapshot_images(engine, key).await else {
         return;
     };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     for i in images {
-        if i.repo_tags.iter().any(|t| t == keep) {
+        let tagged_here = i
+            .repo_tags
+            .iter()
+            .any(|t| t.starts_with(&format!("{repository}:")));
+        let untagged = i.repo_tags.iter().all(|t| t == "<none>:<none>");
+        let old = now - i.created >= STALE_AFTER.as_secs() as i64;
+        if i.repo_tags.iter().any(|t| t == keep) || !(untagged || (tagged_here && old)) {
             continue;
         }
-        for t in &i.repo_tags {
-            match image::remove(engine.docker(), t).await {
-                Ok(_) => tracing::info!(tag = %t, %key, "removed a stale snapshot"),
-                Err(e) => tracing::debug!(tag = %t, "stale snapshot left: {e}"),
-            }
+        match remove_image(engine, &i).await {
+            Ok(()) => tracing::info!(id = %i.id, %key, "removed a stale snapshot"),
+            Err(e) => tracing::debug!(id = %i.id, "stale snapshot left: {e}"),
         }
     }
 }

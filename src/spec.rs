@@ -418,10 +418,16 @@ impl ContainerSpec {
     ///
     /// The image is tagged `dockhand-snapshot/<image>:<hash>`, the hash
     /// covering the base image's id, the command, environment, mounts, files
-    /// copied in and `key`: change any of them (or bump the key when the
-    /// set-up changes) and a new snapshot is made; the stale one of the same
-    /// key goes. Snapshots stay between runs, like a build cache;
-    /// `dockhand clean --snapshots` removes them.
+    /// copied in and `key`: change any of them (bump the key when the set-up
+    /// changes: its code cannot be hashed) and a new snapshot is made. Stale
+    /// snapshots of the same key are removed once an hour old (a process may
+    /// be starting from one right now). Snapshots stay between runs, like a
+    /// build cache; `dockhand clean --snapshots` and
+    /// [`Engine::remove_snapshots`] remove them.
+    ///
+    /// The set-up container is stopped cleanly (30 s grace) before the
+    /// commit: give it a main process that ends on SIGTERM (a bare `sleep` as
+    /// PID 1 does not), or the commit waits out the grace period.
     ///
     /// `docker commit` does not capture volumes. If the container wrote into
     /// one (an image's `VOLUME`, or one of the spec's), no snapshot is made
@@ -430,19 +436,31 @@ impl ContainerSpec {
     ///
     /// ```no_run
     /// # async fn demo() -> dockhand::Result<()> {
-    /// use dockhand::{ContainerSpec, SnapshotSetup, WaitFor};
+    /// use dockhand::{ContainerSpec, SnapshotSetup};
     /// let seeded = ContainerSpec::new("dockhand-test/busybox")
-    ///     .cmd(["sleep", "infinity"])
+    ///     .cmd(["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"])
     ///     .snapshot("seed-v1", SnapshotSetup::exec(["sh", "-c", "echo rows > /seed.txt"]))
     ///     .start()
     ///     .await?;
     /// assert_eq!(seeded.exec_ok(["cat", "/seed.txt"]).await?.stdout.trim(), "rows");
     /// # Ok(()) }
     /// ```
-    pub fn snapshot(mut self, key: impl Into<String>, setup: impl Into<SnapshotSetup>) -> Self {
+    pub fn snapshot(self, key: impl Into<String>, setup: impl Into<SnapshotSetup>) -> Self {
+        self.snapshot_salted(key, String::new(), setup)
+    }
+
+    /// [`snapshot`](Self::snapshot) whose hash also covers `salt`: what the
+    /// set-up does, when a module knows it (its SQL).
+    pub(crate) fn snapshot_salted(
+        mut self,
+        key: impl Into<String>,
+        salt: String,
+        setup: impl Into<SnapshotSetup>,
+    ) -> Self {
         self.snapshot = Some(Snapshot {
             key: key.into(),
             setup: setup.into(),
+            salt,
         });
         self
     }

@@ -40,3 +40,8 @@ pub(crate) async fn environment(container: &Container) -> Result<HashMap<String,
         })
         .collect())
 }
+
+/// `key` from a container's environment, else `default` (the spec's value).
+pub(crate) fn env_or(env: &HashMap<String, String>, key: &str, default: &str) -> String {
+    env.get(key).cloned().unwrap_or_else(|| default.to_string())
+}

@@ -38,10 +38,9 @@ use super::{Server, Starter, Teardown};
 use crate::container::Container;
 use crate::error::Result;
 use crate::exec::Exec;
-use crate::harness::fixture::{Fixture, SetupError, TestContext};
+use crate::harness::fixture::SetupError;
 use crate::snapshot::SnapshotSetup;
 use crate::spec::ContainerSpec;
-use crate::startable::Startable;
 use crate::wait::WaitFor;
 
 /// The default image: the official one (from `DOCKHAND_IMAGE_PREFIX` when set).
@@ -144,7 +143,8 @@ impl MariaDbSpec {
     /// runs the init SQL, then commits it (see [`ContainerSpec::snapshot`]);
     /// later starts skip that. The data lives outside the image's `VOLUME`
     /// so the commit captures it. Containers from one snapshot share its
-    /// passwords; bump `key` when the SQL changes.
+    /// passwords. The init SQL is part of the snapshot's hash: change it and
+    /// a new snapshot is made.
     pub fn snapshot(mut self, key: impl Into<String>) -> Self {
         self.snapshot = Some(key.into());
         self
@@ -172,13 +172,16 @@ impl MariaDbSpec {
             .wait_for(WaitFor::log(format!("port: {PORT}")));
         if let Some(key) = &self.snapshot {
             let (sql, init) = (self.client(), self.init_sql.clone());
+            // Changed SQL makes a new snapshot, whatever the key.
+            let salt = format!("{init:?}");
             spec = spec
                 .cmd([
                     "mariadbd".to_string(),
                     format!("--datadir={SNAPSHOT_DATADIR}"),
                 ])
-                .snapshot(
+                .snapshot_salted(
                     key.clone(),
+                    salt,
                     SnapshotSetup::with(move |c| {
                         let (sql, init) = (sql.clone(), init.clone());
                         Box::pin(async move {
@@ -209,8 +212,7 @@ impl MariaDbSpec {
     async fn start_with(self, start: Starter) -> Result<MariaDb> {
         let container = start(self.container_spec()).await?;
         let env = super::client::environment(&container).await?;
-        let get =
-            |k: &str, default: &str| env.get(k).cloned().unwrap_or_else(|| default.to_string());
+        let get = |k: &str, default: &str| super::client::env_or(&env, k, default);
         let db = MariaDb {
             user: get("MARIADB_USER", &self.user),
             password: get("MARIADB_PASSWORD", &self.password),
@@ -229,18 +231,7 @@ impl MariaDbSpec {
     }
 }
 
-impl Startable for MariaDbSpec {
-    type Started = MariaDb;
-
-    async fn start_for(self, ctx: &TestContext) -> Result<MariaDb> {
-        self.start_with(super::for_fixture(ctx)).await
-    }
-
-    async fn start_shared(self) -> Result<MariaDb> {
-        let spec = self.customize(|c| super::shared_name(c, "mariadb"));
-        spec.start_with(super::detached()).await
-    }
-}
+super::module_starts!(MariaDbSpec => MariaDb, "mariadb");
 
 /// A running MariaDB server. Dropping it removes the container (once the
 /// isolated schemas made from it are gone too).
@@ -260,14 +251,6 @@ impl fmt::Debug for MariaDb {
             .field("user", &self.user)
             .field("database", &self.database)
             .finish_non_exhaustive()
-    }
-}
-
-impl Fixture for MariaDb {
-    async fn setup(ctx: &TestContext) -> std::result::Result<Self, SetupError> {
-        Ok(MariaDbSpec::new()
-            .start_with(super::for_fixture(ctx))
-            .await?)
     }
 }
 
@@ -310,15 +293,18 @@ impl MariaDb {
     /// The URL of another database (schema) on this server.
     pub fn url_for(&self, database: &str) -> String {
         let addr = super::published(&self.server, PORT);
-        format!("mysql://{}:{}@{addr}/{database}", self.user, self.password)
+        super::url("mysql", &self.user, &self.password, &addr, database)
     }
 
     /// The URL for another container on the same network, which reaches this
     /// server as `host` (its alias or name).
     pub fn network_url(&self, host: &str) -> String {
-        format!(
-            "mysql://{}:{}@{host}:{PORT}/{}",
-            self.user, self.password, self.database
+        super::url(
+            "mysql",
+            &self.user,
+            &self.password,
+            &format!("{host}:{PORT}"),
+            &self.database,
         )
     }
 
@@ -338,7 +324,6 @@ impl MariaDb {
             "CREATE DATABASE `{name}`; GRANT ALL ON `{name}`.* TO '{}'@'%';",
             self.user.replace('\'', "''")
         );
-        self.client.run(&self.server, None, &create).await?;
         let (server, client, schema) = (self.server.clone(), self.client.clone(), name.clone());
         let drop_it: BoxFuture<'static, ()> = Box::pin(async move {
             let drop = format!("DROP DATABASE IF EXISTS `{schema}`");
@@ -356,6 +341,8 @@ impl MariaDb {
             url,
             _teardown: Teardown::new(what, &self.server, drop_it),
         };
+        // Made after the handle: whatever fails below, the schema is dropped.
+        self.client.run(&self.server, None, &create).await?;
         self.client
             .run_all(&self.server, Some(&name), &self.schema_sql)
             .await?;

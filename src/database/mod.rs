@@ -46,6 +46,37 @@ pub(crate) fn isolated_name() -> String {
     format!("t_{cleaned}_{}", crate::session::random_suffix())
 }
 
+/// A module's spec is [`Startable`](crate::Startable) (a `#[spec(..)]`
+/// parameter, a [`Shared`](crate::Shared) server) and its server handle a
+/// [`Fixture`](crate::Fixture) with the default spec. `$module` names shared
+/// containers (`shared-<module>-…`).
+macro_rules! module_starts {
+    ($spec:ident => $server:ident, $module:literal) => {
+        impl crate::startable::Startable for $spec {
+            type Started = $server;
+
+            async fn start_for(self, ctx: &crate::TestContext) -> crate::Result<$server> {
+                self.start_with(super::for_fixture(ctx)).await
+            }
+
+            async fn start_shared(self) -> crate::Result<$server> {
+                self.customize(|c| super::shared_name(c, $module))
+                    .start_with(super::detached())
+                    .await
+            }
+        }
+
+        impl crate::Fixture for $server {
+            async fn setup(
+                ctx: &crate::TestContext,
+            ) -> std::result::Result<Self, crate::SetupError> {
+                Ok(crate::startable::Startable::start_for($spec::new(), ctx).await?)
+            }
+        }
+    };
+}
+pub(crate) use module_starts;
+
 /// How a module's container is started: by a test, a fixture's context, or
 /// owned by nothing (a [`Shared`](crate::Shared) server).
 pub(crate) type Starter =
@@ -84,6 +115,31 @@ impl Customizers {
     }
 }
 
+/// A URL: `scheme://user:password@addr/path`, user and password escaped so
+/// that any characters survive (`user` may be empty, as for Redis).
+pub(crate) fn url(scheme: &str, user: &str, password: &str, addr: &str, path: &str) -> String {
+    fn escape(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    let path = if path.is_empty() {
+        String::new()
+    } else {
+        format!("/{path}")
+    };
+    format!(
+        "{scheme}://{}:{}@{addr}{path}",
+        escape(user),
+        escape(password)
+    )
+}
+
 /// Names a shared server's container `shared-<module>` unless the spec names it.
 pub(crate) fn shared_name(spec: ContainerSpec, module: &str) -> ContainerSpec {
     if spec.name_prefix.is_none() {
@@ -106,7 +162,7 @@ pub(crate) fn published(server: &Container, port: u16) -> String {
 /// with the test, and is kept (with a note on stderr) when the keep policy
 /// keeps the test's containers; made outside one, it ends when dropped.
 pub(crate) struct Teardown {
-    work: Option<(String, BoxFuture<'static, ()>)>,
+    work: Option<BoxFuture<'static, ()>>,
 }
 
 impl Teardown {
@@ -116,16 +172,19 @@ impl Teardown {
         match scope::current() {
             Some(scope) => {
                 let test = scope.test.clone();
-                let (id, in_test) = (
-                    server.id().to_string(),
-                    server.inner.in_scope.load(Ordering::SeqCst),
-                );
+                let inner = server.inner.clone();
                 scope.on_finish(Box::new(move |keep| {
                     if !keep {
                         crate::cleanup::at_test_end(work);
                         return;
                     }
-                    let server = if in_test || crate::shared::retain(&id) {
+                    // The test's own server is kept with it; a shared one
+                    // when DOCKHAND_KEEP labelled it kept (or its spec did).
+                    let kept = inner.in_scope.load(Ordering::SeqCst) || {
+                        crate::shared::retain(&inner.id);
+                        inner.keep.load(Ordering::SeqCst)
+                    };
+                    let server = if kept {
                         "its server is kept too"
                     } else {
                         "its shared server goes when the test process ends \
@@ -135,17 +194,14 @@ impl Teardown {
                 }));
                 Teardown { work: None }
             }
-            None => Teardown {
-                work: Some((what, work)),
-            },
+            None => Teardown { work: Some(work) },
         }
     }
 }
 
 impl Drop for Teardown {
     fn drop(&mut self) {
-        if let Some((what, work)) = self.work.take() {
-            tracing::debug!("dropping {what}");
+        if let Some(work) = self.work.take() {
             crate::cleanup::at_test_end(work);
         }
     }
@@ -154,3 +210,15 @@ impl Drop for Teardown {
 /// The server container, shared by the module's handle and its isolated
 /// databases: it goes when the last of them does.
 pub(crate) type Server = Arc<Container>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_escape_user_and_password() {
+        assert_eq!(
+            super::url("postgres", "app", "p@ss:w/rd", "127.0.0.1:5432", "db"),
+            "postgres://app:p%40ss%3Aw%2Frd@127.0.0.1:5432/db"
+        );
+        assert_eq!(super::url("redis", "", "x", "h:1", ""), "redis://:x@h:1");
+    }
+}

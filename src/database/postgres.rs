@@ -43,10 +43,9 @@ use crate::container::Container;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
-use crate::harness::fixture::{Fixture, SetupError, TestContext};
+use crate::harness::fixture::SetupError;
 use crate::snapshot::SnapshotSetup;
 use crate::spec::ContainerSpec;
-use crate::startable::Startable;
 use crate::wait::WaitFor;
 
 /// The default image: the official one (from `DOCKHAND_IMAGE_PREFIX` when set).
@@ -56,8 +55,9 @@ pub const PORT: u16 = 5432;
 /// The template isolated databases are copied from.
 pub const TEMPLATE: &str = "dockhand_template";
 /// Where a snapshot keeps the data: outside the image's `VOLUME`, which
-/// `docker commit` would not capture.
-const SNAPSHOT_PGDATA: &str = "/var/lib/postgresql/snapshot";
+/// `docker commit` would not capture (`/var/lib/postgresql/data` up to
+/// Postgres 17, `/var/lib/postgresql` from 18).
+const SNAPSHOT_PGDATA: &str = "/var/lib/postgresql-snapshot/data";
 
 /// How to start a Postgres server; [`start`](Self::start) it, use it as a
 /// [`Shared`](crate::Shared) server, or take [`Postgres`] as a test parameter
@@ -155,8 +155,8 @@ impl PostgresSpec {
     /// the init and template SQL and commits it (see
     /// [`ContainerSpec::snapshot`]); later starts skip all that. The data
     /// lives outside the image's `VOLUME` so the commit captures it.
-    /// Containers from one snapshot share its password; bump `key` when the
-    /// SQL changes.
+    /// Containers from one snapshot share its password. The SQL is part of
+    /// the snapshot's hash: change it and a new snapshot is made.
     pub fn snapshot(mut self, key: impl Into<String>) -> Self {
         self.snapshot = Some(key.into());
         self
@@ -204,8 +204,11 @@ impl PostgresSpec {
         if let Some(key) = &self.snapshot {
             let setup = self.setup_sql();
             let sql = Sql::new(&self.user, &self.password, &self.database);
-            spec = spec.env("PGDATA", SNAPSHOT_PGDATA).snapshot(
+            // Changed SQL makes a new snapshot, whatever the key.
+            let salt = format!("{setup:?}");
+            spec = spec.env("PGDATA", SNAPSHOT_PGDATA).snapshot_salted(
                 key.clone(),
+                salt,
                 SnapshotSetup::with(move |c| {
                     let (sql, setup) = (sql.clone(), setup.clone());
                     Box::pin(async move {
@@ -247,8 +250,7 @@ impl PostgresSpec {
         let container = start(self.container_spec()).await?;
         // A snapshot's frozen credentials win over this spec's.
         let env = super::client::environment(&container).await?;
-        let get =
-            |k: &str, default: &str| env.get(k).cloned().unwrap_or_else(|| default.to_string());
+        let get = |k: &str, default: &str| super::client::env_or(&env, k, default);
         let (user, password, database) = (
             get("POSTGRES_USER", &self.user),
             get("POSTGRES_PASSWORD", &self.password),
@@ -275,18 +277,7 @@ impl PostgresSpec {
     }
 }
 
-impl Startable for PostgresSpec {
-    type Started = Postgres;
-
-    async fn start_for(self, ctx: &TestContext) -> Result<Postgres> {
-        self.start_with(super::for_fixture(ctx)).await
-    }
-
-    async fn start_shared(self) -> Result<Postgres> {
-        let spec = self.customize(|c| super::shared_name(c, "postgres"));
-        spec.start_with(super::detached()).await
-    }
-}
+super::module_starts!(PostgresSpec => Postgres, "postgres");
 
 /// A running Postgres server. Dropping it removes the container (once the
 /// isolated databases made from it are gone too).
@@ -306,14 +297,6 @@ impl fmt::Debug for Postgres {
             .field("user", &self.user)
             .field("database", &self.database)
             .finish_non_exhaustive()
-    }
-}
-
-impl Fixture for Postgres {
-    async fn setup(ctx: &TestContext) -> std::result::Result<Self, SetupError> {
-        Ok(PostgresSpec::new()
-            .start_with(super::for_fixture(ctx))
-            .await?)
     }
 }
 
@@ -387,12 +370,14 @@ impl Postgres {
             format!("CREATE DATABASE {name}")
         };
         self.admin.run(&create).await?;
-        let (admin, db) = (self.admin.clone(), name.clone());
+        let (admin, db, server) = (self.admin.clone(), name.clone(), self.server.clone());
         let drop_it: BoxFuture<'static, ()> = Box::pin(async move {
-            let drop = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
-            if let Err(e) = admin.run(&drop).await {
+            let statement = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
+            if let Err(e) = admin.run(&statement).await {
                 tracing::debug!("dropping database `{db}`: {e}");
             }
+            // The server lives until its databases are gone.
+            drop(server);
         });
         let url = self.url_for(&name);
         let what = format!(
@@ -408,7 +393,7 @@ impl Postgres {
 }
 
 fn url(user: &str, password: &str, addr: &str, database: &str) -> String {
-    format!("postgres://{user}:{password}@{addr}/{database}")
+    super::url("postgres", user, password, addr, database)
 }
 
 /// dockhand's own connection to the server, made on first use and living on

@@ -36,9 +36,7 @@ use super::{Server, Starter, Teardown};
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::exec::Exec;
-use crate::harness::fixture::{Fixture, SetupError, TestContext};
 use crate::spec::ContainerSpec;
-use crate::startable::Startable;
 use crate::wait::WaitFor;
 
 /// The default image: the official one (from `DOCKHAND_IMAGE_PREFIX` when set).
@@ -135,18 +133,7 @@ impl RedisSpec {
     }
 }
 
-impl Startable for RedisSpec {
-    type Started = Redis;
-
-    async fn start_for(self, ctx: &TestContext) -> Result<Redis> {
-        self.start_with(super::for_fixture(ctx)).await
-    }
-
-    async fn start_shared(self) -> Result<Redis> {
-        let spec = self.customize(|c| super::shared_name(c, "redis"));
-        spec.start_with(super::detached()).await
-    }
-}
+super::module_starts!(RedisSpec => Redis, "redis");
 
 /// A running Redis server. Dropping it removes the container (once the
 /// isolated databases made from it are gone too).
@@ -163,12 +150,6 @@ impl fmt::Debug for Redis {
         f.debug_struct("Redis")
             .field("container", &self.server.name())
             .finish_non_exhaustive()
-    }
-}
-
-impl Fixture for Redis {
-    async fn setup(ctx: &TestContext) -> std::result::Result<Self, SetupError> {
-        Ok(RedisSpec::new().start_with(super::for_fixture(ctx)).await?)
     }
 }
 
@@ -191,13 +172,13 @@ impl Redis {
     /// `redis://:password@127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         let addr = super::published(&self.server, PORT);
-        format!("redis://:{}@{addr}", self.password)
+        super::url("redis", "", &self.password, &addr, "")
     }
 
     /// The URL for another container on the same network, which reaches this
     /// server as `host` (its alias or name).
     pub fn network_url(&self, host: &str) -> String {
-        format!("redis://:{}@{host}:{PORT}", self.password)
+        super::url("redis", "", &self.password, &format!("{host}:{PORT}"), "")
     }
 
     /// Runs a command with `redis-cli` in the container, in database 0;
@@ -219,7 +200,8 @@ impl Redis {
     /// A database of its own for one test: a free index (1 to 63) and a key
     /// prefix naming the test. Waits while all indexes are taken. Made during
     /// a `#[dockhand::test]`, it is flushed and handed back when the test
-    /// ends (kept when the keep policy keeps the test's containers); else
+    /// ends (kept when the keep policy keeps the test's containers, and its
+    /// index then not handed out again); else
     /// when the handle drops.
     pub async fn isolated_database(&self) -> Result<RedisDatabase> {
         let permit = self.slots.clone().acquire_owned().await.map_err(|_| {
@@ -231,19 +213,18 @@ impl Redis {
             .unwrap_or_else(|e| e.into_inner())
             .pop()
             .expect("a permit means a free index");
-        let give_back = Release {
+        let release = Release {
             index,
             free: self.free.clone(),
-            _permit: permit,
+            permit: Some(permit),
         };
-        // Left over by a kept test of an earlier run of this process? Start empty.
-        cli(&self.server, &self.password, index, vec!["FLUSHDB".into()]).await?;
         let (server, password) = (self.server.clone(), self.password.clone());
         let flush: BoxFuture<'static, ()> = Box::pin(async move {
-            if let Err(e) = cli(&server, &password, index, vec!["FLUSHDB".into()]).await {
-                tracing::debug!("flushing Redis database {index}: {e}");
+            match cli(&server, &password, index, vec!["FLUSHDB".into()]).await {
+                Ok(_) => release.give_back(),
+                // Not flushed: not handed out again.
+                Err(e) => tracing::debug!("flushing Redis database {index}: {e}"),
             }
-            drop(give_back);
         });
         let url = format!("{}/{index}", self.url());
         let prefix = format!("{}:", super::isolated_name());
@@ -260,19 +241,31 @@ impl Redis {
     }
 }
 
-/// Hands an index back when dropped.
+/// An index handed out. [`give_back`](Self::give_back) returns it (flushed);
+/// dropped without that (its test's database was kept), the index is
+/// retired, so no later test gets, and flushes, the kept data.
 struct Release {
     index: usize,
     free: Arc<Mutex<Vec<usize>>>,
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
-impl Drop for Release {
-    fn drop(&mut self) {
+impl Release {
+    fn give_back(mut self) {
         self.free
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(self.index);
+        // The permit goes after the index is back: a permit means a free index.
+        drop(self.permit.take());
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            permit.forget();
+        }
     }
 }
 
