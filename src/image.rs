@@ -338,9 +338,11 @@ pub(crate) fn is_missing_image(e: &bollard::errors::Error) -> bool {
         if message.contains("No such image") || message.contains("not found"))
 }
 
-async fn exists(engine: &Engine, name: String) -> Result<Option<String>> {
+/// The probe for [`obtain`] that only looks: `name` and the image's id when
+/// the engine has it.
+pub(crate) async fn found(engine: &Engine, name: String) -> Result<Option<(String, String)>> {
     match engine.docker().inspect_image(&name).await {
-        Ok(_) => Ok(Some(name)),
+        Ok(i) => Ok(Some((name, i.id.unwrap_or_default()))),
         Err(e) if is_missing_image(&e) => Ok(None),
         Err(e) => Err(Error::engine(format!("inspect image `{name}`"), e)),
     }
@@ -426,9 +428,10 @@ impl ImagePull {
         engine::run(async move {
             let probe = |name| {
                 let engine = engine.clone();
-                async move { exists(&engine, name).await }
+                async move { found(&engine, name).await }
             };
-            obtain(&engine, &self.image, &self.opts, probe).await
+            let (name, _id) = obtain(&engine, &self.image, &self.opts, probe).await?;
+            Ok(name)
         })
         .await
     }
@@ -587,7 +590,7 @@ impl Engine {
     /// Whether the engine has an image by this name or id.
     pub async fn image_exists(&self, reference: &str) -> Result<bool> {
         let (engine, reference) = (self.clone(), reference.to_string());
-        engine::run(async move { exists(&engine, reference).await.map(|f| f.is_some()) }).await
+        engine::run(async move { found(&engine, reference).await.map(|f| f.is_some()) }).await
     }
 
     /// Gives the image `source` the name `target` (`repo[:tag]`, tag

@@ -149,14 +149,7 @@ pub(crate) async fn resolve(engine: &Engine, mut spec: ContainerSpec) -> Result<
     };
     // The base image, pulled if need be, by the name it was found under.
     let (base, base_id) = image::obtain(engine, &spec.image, &spec.pull, |name| {
-        let docker = engine.docker().clone();
-        async move {
-            match docker.inspect_image(&name).await {
-                Ok(i) => Ok(Some((name, i.id.unwrap_or_default()))),
-                Err(e) if image::is_missing_image(&e) => Ok(None),
-                Err(e) => Err(Error::engine(format!("inspect image `{name}`"), e)),
-            }
-        }
+        image::found(engine, name)
     })
     .await?;
     let hash = fingerprint::of(
