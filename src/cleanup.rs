@@ -165,14 +165,17 @@ pub(crate) fn remove_at_test_end(containers: Vec<Arc<Inner>>) {
     if containers.is_empty() {
         return;
     }
-    at_test_end(async move {
-        let removals = containers.iter().map(|c| async move {
-            if let Err(e) = c.force_remove().await {
-                tracing::warn!("dockhand: {e}");
-            }
-        });
-        futures::future::join_all(removals).await;
+    at_test_end(remove_all(containers));
+}
+
+/// Force-removes the containers at once; failures are logged.
+pub(crate) async fn remove_all(containers: Vec<Arc<Inner>>) {
+    let removals = containers.iter().map(|c| async move {
+        if let Err(e) = c.force_remove().await {
+            tracing::warn!("dockhand: {e}");
+        }
     });
+    futures::future::join_all(removals).await;
 }
 
 /// Runs a finished test's clean-up `work`: in the background where the exit

@@ -89,13 +89,7 @@ pub(crate) fn remove_unretained() {
     if doomed.is_empty() {
         return;
     }
-    let removal = async move {
-        for c in doomed {
-            if let Err(e) = c.force_remove().await {
-                tracing::warn!("dockhand: {e}");
-            }
-        }
-    };
+    let removal = crate::cleanup::remove_all(doomed);
     if crate::engine::block_bounded(removal, std::time::Duration::from_secs(20)).is_none() {
         tracing::warn!("dockhand: removing the shared containers took longer than 20 s");
     }
