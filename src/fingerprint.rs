@@ -32,11 +32,11 @@ pub(crate) fn of(
     }
     let key = match purpose {
         Purpose::Reuse => "reuse",
-        Purpose::Snapshot(key) => key,
+        Purpose::Snapshot(key) => {
+            strip_run_only(spec, &mut body);
+            key
+        }
     };
-    if let Purpose::Snapshot(_) = purpose {
-        strip_run_only(spec, &mut body);
-    }
     // HashMaps (labels, tmpfs…) serialise in a random order: sort the keys.
     let body = serde_json::to_value(&body)
         .map(sorted)

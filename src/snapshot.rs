@@ -189,11 +189,6 @@ async fn make(
     let key = &snapshot.key;
     tracing::info!(%tag, %key, image = %builder.image, "making a snapshot");
     let base = builder.image.clone();
-    let failed = |message: String| Error::SnapshotFailed {
-        key: key.clone(),
-        image: base.clone(),
-        message,
-    };
     builder.engine = Some(engine.clone());
     builder.keep = false;
     builder.reuse = false;
@@ -204,12 +199,8 @@ async fn make(
     let started = std::time::Instant::now();
     let container = builder.start_detached().await?;
     tracing::debug!(elapsed = ?started.elapsed(), "snapshot: set-up container ready");
-    let committed = set_up_and_commit(engine, &container, snapshot, repository, tag, hash)
-        .await
-        .map_err(|e| match e {
-            Refusal::Message(m) => failed(m),
-            Refusal::Error(e) => e,
-        });
+    let committed =
+        set_up_and_commit(engine, &container, snapshot, &base, repository, tag, hash).await;
     // The set-up container goes whatever happened.
     container.discard().await;
     committed?;
@@ -222,14 +213,20 @@ async fn set_up_and_commit(
     engine: &Engine,
     container: &Container,
     snapshot: &Snapshot,
+    base: &str,
     repository: &str,
     tag: &str,
     hash: &str,
-) -> std::result::Result<(), Refusal> {
+) -> Result<()> {
     let key = &snapshot.key;
+    let failed = |message: String| Error::SnapshotFailed {
+        key: key.clone(),
+        image: base.to_string(),
+        message,
+    };
     let t = std::time::Instant::now();
     if let Err(e) = snapshot.setup.run(container).await {
-        return Err(Refusal::Message(format!("the set-up failed: {e}")));
+        return Err(failed(format!("the set-up failed: {e}")));
     }
     tracing::debug!(elapsed = ?t.elapsed(), "snapshot: set-up ran");
     let t = std::time::Instant::now();
@@ -241,14 +238,16 @@ async fn set_up_and_commit(
         .stop_container(container.id(), Some(stop))
         .await
         .map_err(|e| {
-            Refusal::Error(Error::engine(
+            Error::engine(
                 format!("stop container `{}` for its snapshot", container.name()),
                 e,
-            ))
+            )
         })?;
     tracing::debug!(elapsed = ?t.elapsed(), "snapshot: stopped");
     let t = std::time::Instant::now();
-    check_volumes(engine, container).await?;
+    if let Some(refusal) = volume_refusal(engine, container).await? {
+        return Err(failed(refusal));
+    }
     tracing::debug!(elapsed = ?t.elapsed(), "snapshot: volumes checked");
     let t = std::time::Instant::now();
     let (repo, tag_part) = tag.rsplit_once(':').unwrap_or((repository, "latest"));
@@ -276,24 +275,19 @@ async fn set_up_and_commit(
         ..Default::default()
     };
     docker.commit_container(opts, config).await.map_err(|e| {
-        Refusal::Error(Error::engine(
+        Error::engine(
             format!("commit container `{}` as `{tag}`", container.name()),
             e,
-        ))
+        )
     })?;
     tracing::debug!(elapsed = ?t.elapsed(), "snapshot: committed");
     Ok(())
 }
 
-enum Refusal {
-    Message(String),
-    Error(Error),
-}
-
-/// `docker commit` does not capture volumes: refuses a snapshot whose set-up
-/// (or start) wrote into one, rather than make one that is silently empty there.
-async fn check_volumes(engine: &Engine, container: &Container) -> std::result::Result<(), Refusal> {
-    let info = container.inspect().await.map_err(Refusal::Error)?;
+/// `docker commit` does not capture volumes: why a snapshot must be refused
+/// when its set-up (or start) wrote into one, rather than be silently empty there.
+async fn volume_refusal(engine: &Engine, container: &Container) -> Result<Option<String>> {
+    let info = container.inspect().await?;
     let volumes: Vec<String> = info
         .mounts
         .unwrap_or_default()
@@ -302,11 +296,9 @@ async fn check_volumes(engine: &Engine, container: &Container) -> std::result::R
         .filter_map(|m| m.destination)
         .collect();
     for path in volumes {
-        let entries = first_entries(engine, container.id(), &path)
-            .await
-            .map_err(Refusal::Error)?;
+        let entries = first_entries(engine, container.id(), &path).await?;
         if !entries.is_empty() {
-            return Err(Refusal::Message(format!(
+            return Ok(Some(format!(
                 "the container wrote into `{path}` ({}), a volume (declared by the image, or by the spec); \
                  `docker commit` does not capture volumes, so the snapshot would be empty there. \
                  Keep the data outside the volume (Postgres: set PGDATA to another folder; MariaDB: \
@@ -315,7 +307,7 @@ async fn check_volumes(engine: &Engine, container: &Container) -> std::result::R
             )));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Up to 5 names inside `path` in the (stopped) container.

@@ -355,7 +355,7 @@ impl Postgres {
     /// Runs SQL with `psql` in the container, in the main database; returns
     /// what it printed (rows unaligned, `|` between columns).
     pub async fn execute(&self, sql: &str) -> Result<String> {
-        self.sql().run(&self.server, None, sql).await
+        self.sql().run(&self.server, sql).await
     }
 
     /// A fresh database for one test, copied from the template built by
@@ -512,9 +512,9 @@ impl Sql {
         }
     }
 
-    async fn run(&self, c: &Container, database: Option<&str>, sql: &str) -> Result<String> {
-        let db = database.map(str::to_string);
-        self.run_all(c, &[(db, sql.to_string())]).await
+    /// Runs `sql` in the main database.
+    async fn run(&self, c: &Container, sql: &str) -> Result<String> {
+        self.run_all(c, &[(None, sql.to_string())]).await
     }
 
     /// Runs the statements in one `psql`, each its own `-c` (so its own
